@@ -1,0 +1,50 @@
+"""The app factory: `create_app(settings)` builds the aiohttp application and is the only place
+the parts are connected. The node (store, services, show runtimes) is opened and closed by one
+cleanup context; nothing connects at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gala import appkeys
+from gala.auth import Identity
+from gala.http_api import add_routes, error_middleware
+from gala.kernel.clock import Clock, SystemClock
+from gala.kernel.errors import Unauthorized
+from gala.node import Node
+from gala.pages import setup_pages
+from gala.realtime import PRODUCER_NS, VIEWER_NS, Realtime
+from gala.settings import Settings
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024)
+    app[appkeys.SETTINGS] = settings
+    app[appkeys.NODE] = slot = appkeys.NodeSlot()
+    the_clock = clock or SystemClock()
+
+    def authenticate(token: object) -> Identity:
+        if slot.node is None:
+            raise Unauthorized("the server is starting", code="unavailable")
+        return slot.node.authenticate(token)
+
+    realtime = Realtime(
+        settings.max_payload_bytes,
+        authenticate,
+        {VIEWER_NS: ("viewer", "producer"), PRODUCER_NS: ("producer",)},
+    )
+    realtime.attach(app)
+    add_routes(app)
+    setup_pages(app)
+
+    async def node_lifetime(app: web.Application) -> AsyncIterator[None]:
+        node = await Node.open(settings, the_clock, realtime)
+        slot.node = node
+        yield
+        slot.node = None
+        await node.close()
+
+    app.cleanup_ctx.append(node_lifetime)
+    return app

@@ -1,0 +1,99 @@
+"""Identity and roles: password hashing for accounts, and signed, expiring tokens.
+
+Passwords are hashed with scrypt (standard library) and a random salt. A token is
+`base64url(json payload) "." base64url(HMAC-SHA256)` with the deployment's secret; the payload
+carries `sub` (viewer id or username), `role` and `exp` (seconds). Viewers get a token from
+`POST /api/viewer-token`; producers get one by logging in. Roles are checked on the server for
+every page, HTTP call and socket message (`require_role`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from gala.kernel.errors import Forbidden, Unauthorized
+
+VIEWER = "viewer"
+PRODUCER = "producer"
+ROLES = (VIEWER, PRODUCER)
+
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    subject: str
+    role: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.role}:{self.subject}"
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        actual = hashlib.scrypt(password.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, _unb64(digest))
+
+
+class TokenSigner:
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def issue(self, identity: Identity, now_s: int, ttl_s: int) -> str:
+        payload = {"sub": identity.subject, "role": identity.role, "exp": now_s + ttl_s}
+        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+        return f"{body}.{_b64(self._mac(body))}"
+
+    def verify(self, token: Any, now_s: int) -> Identity:
+        if not isinstance(token, str) or len(token) > 1024 or token.count(".") != 1:
+            raise Unauthorized("missing or malformed token", code="bad_token")
+        body, mac = token.split(".")
+        try:
+            good = hmac.compare_digest(_unb64(mac), self._mac(body))
+            payload = json.loads(_unb64(body)) if good else None
+        except ValueError:
+            good, payload = False, None
+        if not good or not isinstance(payload, dict):
+            raise Unauthorized("the token's signature is not valid", code="bad_token")
+        if not isinstance(payload.get("exp"), int) or payload["exp"] < now_s:
+            raise Unauthorized("the token has expired", code="token_expired")
+        if payload.get("role") not in ROLES or not isinstance(payload.get("sub"), str):
+            raise Unauthorized("the token names no known role", code="bad_token")
+        return Identity(payload["sub"], payload["role"])
+
+    def _mac(self, body: str) -> bytes:
+        return hmac.new(self._secret, body.encode(), hashlib.sha256).digest()
+
+
+def require_role(identity: Identity | None, *roles: str) -> Identity:
+    if identity is None:
+        raise Unauthorized("log in first", code="unauthorized")
+    if identity.role not in roles:
+        raise Forbidden(f"this needs the {' or '.join(roles)} role", code="forbidden")
+    return identity
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -1,0 +1,184 @@
+"""The `gala` command line: run a node, run the demo, manage accounts, check show files.
+
+gala demo                       set up the demo producer and serve the demo gala (SQLite)
+gala serve [--store URL] ...    run a node
+gala user add NAME [--role producer] [--password-stdin]
+gala show check FILE...         validate show files without serving them
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from gala.app import create_app
+from gala.auth import PRODUCER, ROLES, hash_password
+from gala.kernel.errors import GalaError
+from gala.ports import Account
+from gala.settings import Settings, SettingsError, check_store_url, settings_from_env
+from gala.showfile import load_show_file
+from gala.stores.factory import open_store
+
+DEMO_PRODUCER = "producer"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = _settings(args)
+    except SettingsError as error:
+        print(f"gala: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.run(args, settings))
+    except GalaError as error:
+        print(f"gala: {error.code}: {error.message}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gala", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def node_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--store", help="sqlite:///PATH (default sqlite:///gala.db) or redis://HOST:PORT/DB"
+        )
+        sub.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+        sub.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
+        sub.add_argument(
+            "--show",
+            action="append",
+            dest="shows",
+            metavar="FILE",
+            help="show file to load (repeatable; default: the demo show)",
+        )
+
+    serve = commands.add_parser("serve", help="run a node")
+    node_options(serve)
+    serve.set_defaults(run=_serve)
+
+    demo = commands.add_parser("demo", help="create the demo producer and serve the demo gala")
+    node_options(demo)
+    demo.set_defaults(run=_demo)
+
+    user = commands.add_parser("user", help="manage accounts")
+    user_commands = user.add_subparsers(required=True, metavar="ACTION")
+    add = user_commands.add_parser("add", help="create or update an account")
+    add.add_argument("username")
+    add.add_argument("--role", choices=[r for r in ROLES if r != "viewer"], default=PRODUCER)
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of prompting",
+    )
+    add.add_argument("--store")
+    add.set_defaults(run=_user_add)
+
+    show = commands.add_parser("show", help="show files")
+    show_commands = show.add_subparsers(required=True, metavar="ACTION")
+    check = show_commands.add_parser("check", help="validate show files")
+    check.add_argument("files", nargs="+")
+    check.set_defaults(run=_show_check)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = settings_from_env(os.environ)
+    changes: dict[str, object] = {}
+    if getattr(args, "store", None):
+        changes["store_url"] = check_store_url(args.store)
+    if getattr(args, "host", None):
+        changes["host"] = args.host
+    if getattr(args, "port", None) is not None:
+        changes["port"] = args.port
+    if getattr(args, "shows", None):
+        changes["show_files"] = tuple(args.shows)
+    return settings.replace(**changes)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(serve(settings))
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    password = secrets.token_urlsafe(9)
+    asyncio.run(_put_account(settings.store_url, DEMO_PRODUCER, password, PRODUCER))
+    asyncio.run(serve(settings, demo_login=(DEMO_PRODUCER, password)))
+    return 0
+
+
+def _user_add(args: argparse.Namespace, settings: Settings) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+    if len(password) < 8:
+        print("gala: the password must have at least 8 characters", file=sys.stderr)
+        return 2
+    asyncio.run(_put_account(settings.store_url, args.username, password, args.role))
+    print(f"account {args.username} ({args.role}) saved in {settings.store_url}")
+    return 0
+
+
+def _show_check(args: argparse.Namespace, settings: Settings) -> int:
+    for path in args.files:
+        show = load_show_file(path)
+        print(
+            f"{path}: ok: show {show.id!r}, {len(show.cues)} cues, "
+            f"{len(show.product_cards)} products"
+        )
+    return 0
+
+
+async def _put_account(store_url: str, username: str, password: str, role: str) -> None:
+    store = await open_store(store_url)
+    try:
+        await store.hub.put_account(Account(username, hash_password(password), role))
+    finally:
+        await store.close()
+
+
+async def serve(settings: Settings, demo_login: tuple[str, str] | None = None) -> None:
+    """Run a node until SIGINT or SIGTERM."""
+    runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else settings.port
+    base = f"http://{settings.host}:{port}"
+    print(f"gala is serving on {base} (store {settings.store_url})", flush=True)
+    print(f"  viewer page:   {base}/", flush=True)
+    print(f"  stage console: {base}/console", flush=True)
+    if demo_login is not None:
+        print(f"  producer login: user {demo_login[0]!r}, password {demo_login[1]!r}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

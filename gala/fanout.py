@@ -1,0 +1,90 @@
+"""Show-log fan-out on one node: tail the show's log from the store, keep the snapshot (the fold)
+and a ring of recent events in memory, and broadcast each event to the show's viewers in order.
+
+Joins are answered from this memory: a viewer resuming from `(epoch, seq)` inside the ring gets
+exactly the events it missed; otherwise (other epoch, too old) it gets a fresh snapshot. Viewers
+may receive an event twice around a join or a reload and must ignore `seq` they already applied;
+a gap tells them to resume (docs/protocol.md, "Ordering").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from gala.kernel.showlog import LoggedEvent
+from gala.ports import ShowLogReader
+from gala.protocol import ResumePosition
+from gala.realtime import VIEWER_NS, Realtime
+from gala.snapshot import ShowSnapshot, fold_all
+
+
+def viewer_room(show_id: str) -> str:
+    return f"show:{show_id}"
+
+
+class ShowChannel:
+    def __init__(
+        self, show_id: str, reader: ShowLogReader, realtime: Realtime, replay_window: int
+    ) -> None:
+        self.show_id = show_id
+        self._reader = reader
+        self._realtime = realtime
+        self._ring: deque[LoggedEvent] = deque(maxlen=replay_window)
+        self._snapshot: ShowSnapshot | None = None
+        self.ready = asyncio.Event()
+
+    @property
+    def snapshot(self) -> ShowSnapshot:
+        assert self._snapshot is not None, "wait for ready first"
+        return self._snapshot
+
+    async def run(self) -> None:
+        """Load the log, then follow it for ever. Raises (and is restarted by its supervisor)
+        when it sees a gap it cannot explain; the reload then re-broadcasts what was missed."""
+        batch = await self._reader.read_log(self.show_id)
+        previous = self._snapshot
+        self._snapshot = fold_all(batch.epoch, batch.events)
+        self._ring.clear()
+        self._ring.extend(batch.events)
+        self.ready.set()
+        if previous is not None and previous.epoch == batch.epoch:
+            for event in batch.events:
+                if event.seq > previous.seq:
+                    await self._broadcast(event)
+        async for tail in self._reader.tail_log(self.show_id, batch.last_pos):
+            for event in tail.events:
+                await self._publish(event)
+
+    async def _publish(self, event: LoggedEvent) -> None:
+        snapshot = self.snapshot
+        if event.epoch != snapshot.epoch:
+            if event.seq != 1:
+                raise RuntimeError(f"log of {self.show_id} changed epoch mid-way; reloading")
+            snapshot = ShowSnapshot(event.epoch)
+            self._ring.clear()
+        elif event.seq <= snapshot.seq:
+            return
+        elif event.seq != snapshot.seq + 1:
+            raise RuntimeError(f"log of {self.show_id} skipped to {event.seq}; reloading")
+        self._snapshot = snapshot.apply(event)
+        self._ring.append(event)
+        await self._broadcast(event)
+
+    async def _broadcast(self, event: LoggedEvent) -> None:
+        await self._realtime.broadcast(
+            VIEWER_NS, viewer_room(self.show_id), "event", event.as_wire()
+        )
+
+    def catch_up(self, resume: ResumePosition | None) -> dict[str, Any]:
+        """What a joining viewer needs: the missed events, or a fresh snapshot."""
+        snapshot = self.snapshot
+        if resume is not None and resume.epoch == snapshot.epoch:
+            if resume.seq >= snapshot.seq:
+                return {"mode": "replay", "epoch": snapshot.epoch, "events": []}
+            oldest = self._ring[0].seq if self._ring else snapshot.seq + 1
+            if resume.seq >= oldest - 1:
+                missed = [e.as_wire() for e in self._ring if e.seq > resume.seq]
+                return {"mode": "replay", "epoch": snapshot.epoch, "events": missed}
+        return {"mode": "snapshot", "epoch": snapshot.epoch, "snapshot": snapshot.as_wire()}

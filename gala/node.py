@@ -1,0 +1,95 @@
+"""A running node: the store, the services and the per-show runtimes, opened and closed as one.
+
+`Node.open` is the only place the parts are connected (the app factory calls it from its cleanup
+context); `Node.close` stops every task and releases the store, in reverse order.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+from dataclasses import dataclass, field
+
+from gala.auth import Identity, TokenSigner
+from gala.cue_effects import ShowCueEffects
+from gala.kernel.clock import Clock
+from gala.realtime import Realtime
+from gala.settings import Settings
+from gala.show_runtime import ShowRuntime
+from gala.shows import ShowRegistry
+from gala.socket_handlers import SocketHandlers
+from gala.stores.factory import StoreBundle, open_store
+from stage_control.service import ShowNotInstalled, StageService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Node:
+    settings: Settings
+    clock: Clock
+    store: StoreBundle
+    signer: TokenSigner
+    shows: ShowRegistry
+    stage: StageService
+    realtime: Realtime
+    node_id: str
+    runtimes: dict[str, ShowRuntime] = field(default_factory=dict)
+
+    @classmethod
+    async def open(cls, settings: Settings, clock: Clock, realtime: Realtime) -> Node:
+        store = await open_store(settings.store_url)
+        try:
+            secret = (
+                settings.secret.encode()
+                if settings.secret
+                else await store.hub.server_secret(secrets.token_bytes(32))
+            )
+            shows = ShowRegistry()
+            await shows.install_files(settings.show_files, store.hub, store.stage)
+            await shows.load(store.hub)
+        except BaseException:
+            await store.close()
+            raise
+        node_id = settings.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
+        stage = StageService(store.stage, shows, ShowCueEffects(), clock)
+        node = cls(settings, clock, store, TokenSigner(secret), shows, stage, realtime, node_id)
+        for show in shows.all():
+            runtime = ShowRuntime(
+                show.id,
+                node_id=node_id,
+                reader=store.hub,
+                stage=stage,
+                stage_store=store.stage,
+                presence=store.hub,
+                realtime=realtime,
+                clock=clock,
+                replay_window=settings.replay_window,
+                presence_interval_s=settings.presence_interval_s,
+            )
+            node.runtimes[show.id] = runtime
+            runtime.start()
+        SocketHandlers(realtime, shows, node.runtime, stage, clock).register()
+        log.info(
+            "node %s serving %d show(s) on the %s store", node_id, len(node.runtimes), store.kind
+        )
+        return node
+
+    def runtime(self, show_id: str) -> ShowRuntime:
+        runtime = self.runtimes.get(show_id)
+        if runtime is None:
+            raise ShowNotInstalled(f"no show {show_id!r}")
+        return runtime
+
+    def authenticate(self, token: object) -> Identity:
+        return self.signer.verify(token, self.clock.now_ms() // 1000)
+
+    def issue_token(self, identity: Identity, ttl_s: int) -> str:
+        return self.signer.issue(identity, self.clock.now_ms() // 1000, ttl_s)
+
+    async def close(self) -> None:
+        await self.realtime.close()
+        for runtime in self.runtimes.values():
+            await runtime.stop()
+        await self.store.close()

@@ -1,0 +1,148 @@
+"""HTML pages (jinja2): the viewer page, the stage console and the producer login.
+
+Pages carry their configuration as JSON in a `<script type="application/json">` element; the
+console page is only rendered for a producer session cookie (a signed producer token) and embeds
+that token for the socket connection. Browser libraries are served from `web/node_modules`,
+installed from the npm lockfile by `scripts/setup`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from gala import appkeys
+from gala.auth import PRODUCER, Identity
+from gala.http_api import check_login
+from gala.kernel.errors import GalaError
+
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+SESSION_COOKIE = "gala_session"
+VENDOR_FILES = {
+    "socket.io.min.js": WEB_ROOT / "node_modules/socket.io-client/dist/socket.io.min.js",
+    "hls.min.js": WEB_ROOT / "node_modules/hls.js/dist/hls.min.js",
+}
+
+
+def render(request: web.Request, name: str, **context: Any) -> web.Response:
+    template = request.app[appkeys.TEMPLATES].get_template(name)
+    response = web.Response(text=template.render(**context), content_type="text/html")
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def producer_session(request: web.Request) -> Identity | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        identity = appkeys.node_of(request.app).authenticate(token)
+    except GalaError:
+        return None
+    return identity if identity.role == PRODUCER else None
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    shows = appkeys.node_of(request.app).shows.all()
+    if len(shows) == 1:
+        raise web.HTTPFound(f"/watch/{shows[0].id}")
+    return render(request, "index.html", shows=[s.public_info() for s in shows])
+
+
+async def watch(request: web.Request) -> web.Response:
+    show = _show_or_404(request)
+    return render(
+        request, "watch.html", show=show.public_info(), config={"show": show.public_info()}
+    )
+
+
+async def console_index(request: web.Request) -> web.StreamResponse:
+    shows = appkeys.node_of(request.app).shows.all()
+    raise web.HTTPFound(f"/console/{shows[0].id}" if shows else "/")
+
+
+async def console(request: web.Request) -> web.Response:
+    identity = producer_session(request)
+    if identity is None:
+        raise web.HTTPFound(f"/login?next=/console/{request.match_info['show_id']}")
+    show = _show_or_404(request)
+    token = request.cookies[SESSION_COOKIE]
+    return render(
+        request,
+        "console.html",
+        show=show.public_info(),
+        user=identity.subject,
+        config={"show": show.public_info(), "token": token, "user": identity.subject},
+    )
+
+
+async def login_form(request: web.Request) -> web.Response:
+    return render(request, "login.html", next=_safe_next(request.query.get("next")), error=None)
+
+
+async def login_submit(request: web.Request) -> web.Response:
+    form = await request.post()
+    next_url = _safe_next(form.get("next"))
+    try:
+        identity = await check_login(request, form.get("username"), form.get("password"))
+    except GalaError as error:
+        response = render(request, "login.html", next=next_url, error=error.message)
+        response.set_status(401)
+        return response
+    node = appkeys.node_of(request.app)
+    ttl = node.settings.producer_token_ttl_s
+    response = web.HTTPFound(next_url)
+    response.set_cookie(
+        SESSION_COOKIE,
+        node.issue_token(identity, ttl),
+        max_age=ttl,
+        httponly=True,
+        samesite="Lax",
+        path="/",
+    )
+    raise response
+
+
+async def logout(request: web.Request) -> web.Response:
+    response = web.HTTPFound("/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    raise response
+
+
+async def vendor(request: web.Request) -> web.StreamResponse:
+    path = VENDOR_FILES.get(request.match_info["name"])
+    if path is None or not path.is_file():
+        raise web.HTTPNotFound(text="browser library missing: run scripts/setup (npm ci in web/)")
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+
+def _show_or_404(request: web.Request) -> Any:
+    try:
+        return appkeys.node_of(request.app).shows.get(request.match_info["show_id"])
+    except GalaError:
+        raise web.HTTPNotFound(text="no such show") from None
+
+
+def _safe_next(raw: object) -> str:
+    if isinstance(raw, str) and raw.startswith("/") and not raw.startswith("//"):
+        return raw
+    return "/console"
+
+
+def setup_pages(app: web.Application) -> None:
+    app[appkeys.TEMPLATES] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(WEB_ROOT / "templates"), autoescape=True
+    )
+    app.router.add_get("/", index)
+    app.router.add_get("/watch/{show_id}", watch)
+    app.router.add_get("/console", console_index)
+    app.router.add_get("/console/{show_id}", console)
+    app.router.add_get("/login", login_form)
+    app.router.add_post("/login", login_submit)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/vendor/{name}", vendor)
+    app.router.add_static("/static", WEB_ROOT / "static", follow_symlinks=False)

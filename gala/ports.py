@@ -1,0 +1,90 @@
+"""What the hub needs from a store backend, beyond the features' own ports.
+
+Each method states its atomicity. Both backends (`gala/stores/sqlite_hub.py`,
+`gala/stores/redis_hub.py`) pass the same contract suite (`tests/contract/`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gala.kernel.showlog import AuditEntry, LoggedEvent
+
+
+@dataclass(frozen=True, slots=True)
+class LogBatch:
+    """Events read from a show's log, in order; `last_pos` is where the next read starts."""
+
+    last_pos: int
+    events: list[LoggedEvent] = field(default_factory=list)
+    epoch: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    username: str
+    password_hash: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceTotals:
+    viewers: int
+    operators: tuple[str, ...]
+
+
+class ShowLogReader(Protocol):
+    async def read_log(self, show_id: str) -> LogBatch:
+        """Every event of the show's current epoch, in seq order (one consistent read)."""
+        ...
+
+    def tail_log(self, show_id: str, after_pos: int) -> AsyncIterator[LogBatch]:
+        """Yield the events appended after `after_pos`, in order, as they come; a batch may span
+        a change of epoch (its events then carry the new epoch). Never skips or repeats one."""
+        ...
+
+    async def read_audit(self, show_id: str, limit: int) -> list[AuditEntry]:
+        """The newest `limit` audit entries, oldest first."""
+        ...
+
+
+class ShowDocuments(Protocol):
+    async def put_show_document(self, show_id: str, document: str) -> None:
+        """Store (replace) the show's definition as loaded from its file. Atomic."""
+        ...
+
+    async def show_documents(self) -> dict[str, str]:
+        """Every installed show's definition by show id."""
+        ...
+
+
+class Accounts(Protocol):
+    async def put_account(self, account: Account) -> None:
+        """Create or replace an account. Atomic; idempotent."""
+        ...
+
+    async def get_account(self, username: str) -> Account | None: ...
+
+
+class Secrets(Protocol):
+    async def server_secret(self, candidate: bytes) -> bytes:
+        """The deployment's signing secret: the stored one, or `candidate` stored first if there is
+        none (atomic set-if-absent, so every node agrees)."""
+        ...
+
+
+class Presence(Protocol):
+    async def report_presence(
+        self, show_id: str, node_id: str, viewers: int, operators: tuple[str, ...], now_ms: int
+    ) -> None:
+        """Record this node's counts for the show (replaces its previous report)."""
+        ...
+
+    async def presence(self, show_id: str, now_ms: int) -> PresenceTotals:
+        """The sum over nodes that reported within the last few seconds."""
+        ...
+
+
+PRESENCE_FRESH_MS = 5_000

@@ -1,0 +1,171 @@
+"""The realtime facade: the only module that imports `socketio`.
+
+It owns the python-socketio server (websocket transport only, no per-message compression), the
+authentication of every connection (a signed token in the socket.io `auth` payload, checked
+against the namespace's roles), the registry of typed handlers, and rooms. A handler receives the
+`Connection` (who is calling) and the raw payload, and returns data or raises a `GalaError`; this
+module turns that into the one ack shape and keeps the connection up on any error. Domain code
+never sees a socket id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from gala.auth import Identity
+from gala.errors_map import ok, refusal
+from gala.kernel.errors import BadRequest, Forbidden, GalaError
+
+log = logging.getLogger(__name__)
+
+VIEWER_NS = "/"
+PRODUCER_NS = "/producer"
+
+
+@dataclass(eq=False, slots=True)
+class Connection:
+    sid: str
+    namespace: str
+    identity: Identity
+    rooms: set[str] = field(default_factory=set)
+
+
+Handler = Callable[[Connection, Any], Awaitable[Any]]
+Authenticate = Callable[[Any], Identity]
+ConnectionHook = Callable[[Connection], Awaitable[None]]
+
+
+class PayloadTooLarge(BadRequest):
+    code = "payload_too_large"
+
+
+class Realtime:
+    def __init__(
+        self,
+        max_payload_bytes: int,
+        authenticate: Authenticate,
+        namespace_roles: dict[str, tuple[str, ...]],
+    ) -> None:
+        self._max_payload_bytes = max_payload_bytes
+        self._authenticate = authenticate
+        self._namespace_roles = namespace_roles
+        self._connections: dict[tuple[str, str], Connection] = {}
+        self._rooms: dict[tuple[str, str], set[str]] = {}
+        self._on_disconnect: list[ConnectionHook] = []
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp",
+            transports=["websocket"],
+            http_compression=False,
+            max_http_buffer_size=1 << 20,
+            ping_interval=25,
+            ping_timeout=20,
+            logger=False,
+            engineio_logger=False,
+            namespaces=list(namespace_roles),
+        )
+        for namespace in namespace_roles:
+            self.sio.on("connect", self._connect_handler(namespace), namespace=namespace)
+            self.sio.on("disconnect", self._disconnect_handler(namespace), namespace=namespace)
+
+    def attach(self, app: web.Application) -> None:
+        self.sio.attach(app, socketio_path="socket.io")
+
+    def on_disconnect(self, hook: ConnectionHook) -> None:
+        self._on_disconnect.append(hook)
+
+    def handle(self, namespace: str, event: str, handler: Handler) -> None:
+        async def dispatch(sid: str, *args: Any) -> dict[str, Any]:
+            conn = self._connections.get((namespace, sid))
+            try:
+                if conn is None:
+                    raise Forbidden("not connected", code="unauthorized")
+                payload = args[0] if len(args) == 1 else (None if not args else list(args))
+                self._check_size(payload)
+                return ok(await handler(conn, payload))
+            except Exception as error:  # noqa: BLE001 - every failure becomes an ack
+                return refusal(error)[1]
+
+        self.sio.on(event, dispatch, namespace=namespace)
+
+    def _check_size(self, payload: Any) -> None:
+        try:
+            size = len(json.dumps(payload, separators=(",", ":")))
+        except (TypeError, ValueError):
+            raise BadRequest("the payload is not JSON", code="bad_payload") from None
+        if size > self._max_payload_bytes:
+            raise PayloadTooLarge(
+                f"the payload is {size} bytes; the limit is {self._max_payload_bytes}"
+            )
+
+    def _connect_handler(self, namespace: str) -> Callable[..., Awaitable[bool]]:
+        roles = self._namespace_roles[namespace]
+
+        async def connect(sid: str, environ: Any, auth: Any = None) -> bool:
+            token = auth.get("token") if isinstance(auth, dict) else None
+            try:
+                identity = self._authenticate(token)
+                if identity.role not in roles:
+                    raise Forbidden(
+                        f"{namespace} needs the {' or '.join(roles)} role", code="forbidden"
+                    )
+            except GalaError as error:
+                raise socketio.exceptions.ConnectionRefusedError(error.as_dict()) from None
+            self._connections[(namespace, sid)] = Connection(sid, namespace, identity)
+            return True
+
+        return connect
+
+    def _disconnect_handler(self, namespace: str) -> Callable[..., Awaitable[None]]:
+        async def disconnect(sid: str, *_reason: Any) -> None:
+            conn = self._connections.pop((namespace, sid), None)
+            if conn is None:
+                return
+            for room in conn.rooms:
+                members = self._rooms.get((namespace, room))
+                if members is not None:
+                    members.discard(sid)
+            for hook in self._on_disconnect:
+                try:
+                    await hook(conn)
+                except Exception:
+                    log.exception("disconnect hook failed")
+
+        return disconnect
+
+    async def join(self, conn: Connection, room: str) -> None:
+        await self.sio.enter_room(conn.sid, room, namespace=conn.namespace)
+        conn.rooms.add(room)
+        self._rooms.setdefault((conn.namespace, room), set()).add(conn.sid)
+
+    async def leave(self, conn: Connection, room: str) -> None:
+        await self.sio.leave_room(conn.sid, room, namespace=conn.namespace)
+        conn.rooms.discard(room)
+        self._rooms.get((conn.namespace, room), set()).discard(conn.sid)
+
+    def room_size(self, namespace: str, room: str) -> int:
+        return len(self._rooms.get((namespace, room), ()))
+
+    def identities_in(self, namespace: str, room: str) -> list[Identity]:
+        sids = self._rooms.get((namespace, room), ())
+        return [
+            self._connections[(namespace, sid)].identity
+            for sid in sids
+            if (namespace, sid) in self._connections
+        ]
+
+    async def broadcast(self, namespace: str, room: str, event: str, data: Any) -> None:
+        await self.sio.emit(event, data, room=room, namespace=namespace)
+
+    async def send(self, conn: Connection, event: str, data: Any) -> None:
+        await self.sio.emit(event, data, to=conn.sid, namespace=conn.namespace)
+
+    async def close(self) -> None:
+        for namespace, sid in list(self._connections):
+            await self.sio.disconnect(sid, namespace=namespace)

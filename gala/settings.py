@@ -1,0 +1,81 @@
+"""Settings: one frozen dataclass, built once from the environment (and CLI flags) by a pure
+function that fails fast naming the bad variable. Nothing else reads `os.environ`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.resources import files
+
+DEMO_SHOW = str(files("gala").joinpath("shows", "countdown_gala_1111.toml"))
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    store_url: str = "sqlite:///gala.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    show_files: tuple[str, ...] = (DEMO_SHOW,)
+    secret: str | None = None
+    node_id: str | None = None
+    replay_window: int = 1000
+    max_payload_bytes: int = 16 * 1024
+    viewer_token_ttl_s: int = 30 * 24 * 3600
+    producer_token_ttl_s: int = 12 * 3600
+    presence_interval_s: float = 1.0
+    log_level: str = "INFO"
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    """Read `GALA_*` variables; raise `SettingsError` naming the first bad one."""
+    base = Settings()
+    return Settings(
+        store_url=_store_url(env.get("GALA_STORE", base.store_url)),
+        host=env.get("GALA_HOST", base.host),
+        port=_int(env, "GALA_PORT", base.port, 0, 65535),
+        show_files=_paths(env.get("GALA_SHOWS")) or base.show_files,
+        secret=env.get("GALA_SECRET") or None,
+        node_id=env.get("GALA_NODE_ID") or None,
+        replay_window=_int(env, "GALA_REPLAY_WINDOW", base.replay_window, 1, 1_000_000),
+        max_payload_bytes=_int(env, "GALA_MAX_PAYLOAD_BYTES", base.max_payload_bytes, 256, 1 << 20),
+        log_level=env.get("GALA_LOG_LEVEL", base.log_level).upper(),
+    )
+
+
+def check_store_url(url: str) -> str:
+    return _store_url(url)
+
+
+def _store_url(url: str) -> str:
+    if not (url.startswith("sqlite:///") or url.startswith(("redis://", "rediss://"))):
+        raise SettingsError(
+            f"GALA_STORE must be sqlite:///PATH or redis://HOST:PORT/DB, got {url!r}"
+        )
+    return url
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _paths(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    return tuple(part for part in (p.strip() for p in raw.split(",")) if part)

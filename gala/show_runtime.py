@@ -1,0 +1,141 @@
+"""Everything a node runs for one show, each as a supervised task:
+
+- the fan-out (`ShowChannel`): tail the log, broadcast to viewers;
+- the stage watcher: on every stage change, push the console state to producers and re-arm the
+  cue clock, which executes pre-wait and auto-follow timers on the server (every node arms it;
+  the store's compare-and-set lets exactly one execute each timer);
+- presence: report this node's viewers and operators, push the totals to the consoles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from gala.fanout import ShowChannel, viewer_room
+from gala.kernel.clock import Clock
+from gala.ports import Presence, ShowLogReader
+from gala.realtime import PRODUCER_NS, VIEWER_NS, Realtime
+from gala.supervisor import supervise
+from stage_control.ports import StageStore
+from stage_control.service import StageService
+
+AUDIT_IN_STATE = 30
+
+
+def console_room(show_id: str) -> str:
+    return f"console:{show_id}"
+
+
+class ShowRuntime:
+    def __init__(
+        self,
+        show_id: str,
+        *,
+        node_id: str,
+        reader: ShowLogReader,
+        stage: StageService,
+        stage_store: StageStore,
+        presence: Presence,
+        realtime: Realtime,
+        clock: Clock,
+        replay_window: int,
+        presence_interval_s: float,
+    ) -> None:
+        self.show_id = show_id
+        self.channel = ShowChannel(show_id, reader, realtime, replay_window)
+        self._node_id = node_id
+        self._reader = reader
+        self._stage = stage
+        self._stage_store = stage_store
+        self._presence = presence
+        self._realtime = realtime
+        self._clock = clock
+        self._presence_interval_s = presence_interval_s
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        name = f"show {self.show_id}"
+        self._tasks = [
+            asyncio.create_task(supervise(f"{name} fan-out", self.channel.run)),
+            asyncio.create_task(supervise(f"{name} stage watcher", self._watch_stage)),
+            asyncio.create_task(supervise(f"{name} presence", self._report_presence)),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def console_state(self) -> dict[str, Any]:
+        state = await self._stage.state(self.show_id)
+        return {
+            "show_id": self.show_id,
+            "stage": state.as_wire(),
+            "audit": await self.audit(AUDIT_IN_STATE),
+        }
+
+    async def audit(self, limit: int) -> list[dict[str, Any]]:
+        return [entry.as_wire() for entry in await self._reader.read_audit(self.show_id, limit)]
+
+    async def presence_totals(self) -> dict[str, Any]:
+        totals = await self._presence.presence(self.show_id, self._clock.now_ms())
+        return {
+            "show_id": self.show_id,
+            "viewers_online": totals.viewers,
+            "operators": list(totals.operators),
+            "server_ms": self._clock.now_ms(),
+        }
+
+    async def _watch_stage(self) -> None:
+        changes = aiter(self._stage_store.watch_stage(self.show_id))
+        next_change: asyncio.Future[int] = asyncio.ensure_future(anext(changes))
+        try:
+            while True:
+                state = await self._stage.state(self.show_id)
+                due_ms = state.next_due_ms()
+                timeout = (
+                    None if due_ms is None else max(0.0, (due_ms - self._clock.now_ms()) / 1000)
+                )
+                done, _ = await asyncio.wait({next_change}, timeout=timeout)
+                if next_change in done:
+                    next_change.result()
+                    next_change = asyncio.ensure_future(anext(changes))
+                    await self._realtime.broadcast(
+                        PRODUCER_NS,
+                        console_room(self.show_id),
+                        "console:state",
+                        await self.console_state(),
+                    )
+                else:
+                    await self._stage.tick(self.show_id)
+        finally:
+            next_change.cancel()
+
+    async def _report_presence(self) -> None:
+        while True:
+            viewers = self._realtime.room_size(VIEWER_NS, viewer_room(self.show_id))
+            operators = tuple(
+                sorted(
+                    {
+                        identity.subject
+                        for identity in self._realtime.identities_in(
+                            PRODUCER_NS, console_room(self.show_id)
+                        )
+                    }
+                )
+            )
+            await self._presence.report_presence(
+                self.show_id, self._node_id, viewers, operators, self._clock.now_ms()
+            )
+            if self._realtime.room_size(PRODUCER_NS, console_room(self.show_id)):
+                await self._realtime.broadcast(
+                    PRODUCER_NS,
+                    console_room(self.show_id),
+                    "console:presence",
+                    await self.presence_totals(),
+                )
+            await asyncio.sleep(self._presence_interval_s)

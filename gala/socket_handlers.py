@@ -1,0 +1,128 @@
+"""Socket message handlers: parse the payload, check the role, call a service, return the ack data.
+
+Viewer namespace `/`: join a show (with an optional resume position), leave, time ping.
+Producer namespace `/producer`: join a show's console, GO, standby (jump), back, panic, end,
+reset, audit. The realtime facade authenticated the connection and turns raised errors into acks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gala.fanout import viewer_room
+from gala.kernel.clock import Clock
+from gala.protocol import BadField, int_field, payload_dict, required_id, resume_field
+from gala.realtime import PRODUCER_NS, VIEWER_NS, Connection, Realtime
+from gala.show_runtime import ShowRuntime, console_room
+from gala.shows import ShowRegistry
+from stage_control.service import StageService
+
+
+class SocketHandlers:
+    def __init__(
+        self,
+        realtime: Realtime,
+        shows: ShowRegistry,
+        runtimes: Callable[[str], ShowRuntime],
+        stage: StageService,
+        clock: Clock,
+    ) -> None:
+        self._realtime = realtime
+        self._shows = shows
+        self._runtimes = runtimes
+        self._stage = stage
+        self._clock = clock
+
+    def register(self) -> None:
+        on = self._realtime.handle
+        on(VIEWER_NS, "join", self.join)
+        on(VIEWER_NS, "leave", self.leave)
+        on(VIEWER_NS, "time", self.time)
+        on(PRODUCER_NS, "time", self.time)
+        on(PRODUCER_NS, "console:join", self.console_join)
+        on(PRODUCER_NS, "go", self.go)
+        on(PRODUCER_NS, "standby", self.standby)
+        on(PRODUCER_NS, "back", self.back)
+        on(PRODUCER_NS, "panic", self.panic)
+        on(PRODUCER_NS, "end", self.end)
+        on(PRODUCER_NS, "reset", self.reset)
+        on(PRODUCER_NS, "audit", self.audit)
+
+    # --- viewers ---------------------------------------------------------------------------
+
+    async def join(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        body = payload_dict(payload)
+        show = self._shows.get(required_id(body, "show_id"))
+        resume = resume_field(body)
+        runtime = self._runtimes(show.id)
+        await runtime.channel.ready.wait()
+        await self._realtime.join(conn, viewer_room(show.id))
+        return {
+            "show": show.public_info(),
+            "viewer_id": conn.identity.subject,
+            **runtime.channel.catch_up(resume),
+        }
+
+    async def leave(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        show = self._shows.get(required_id(payload_dict(payload), "show_id"))
+        await self._realtime.leave(conn, viewer_room(show.id))
+        return {}
+
+    async def time(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        """NTP-style ping: the client sends its send time t0 and computes the offset as
+        server_ms - (t0 + t3) / 2 from the time t3 it received the ack."""
+        client_ms = int_field(payload_dict(payload), "t0", 0, 2**53)
+        return {"t0": client_ms, "server_ms": self._clock.now_ms()}
+
+    # --- producers ---------------------------------------------------------------------------
+
+    def _show_id(self, payload: Any) -> str:
+        return self._shows.get(required_id(payload_dict(payload), "show_id")).id
+
+    async def console_join(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        show = self._shows.get(self._show_id(payload))
+        runtime = self._runtimes(show.id)
+        await self._realtime.join(conn, console_room(show.id))
+        return {
+            "show": show.public_info(),
+            "cues": show.cue_list(),
+            **await runtime.console_state(),
+            "presence": await runtime.presence_totals(),
+        }
+
+    async def go(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        body = payload_dict(payload)
+        show_id = self._show_id(body)
+        if "standby_cue_id" not in body:
+            raise BadField("standby_cue_id is required: the cue the console shows on standby")
+        expected = body["standby_cue_id"]
+        if expected is not None:
+            expected = required_id(body, "standby_cue_id")
+        state = await self._stage.go(show_id, conn.identity.subject, expected)
+        return state.as_wire()
+
+    async def standby(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        body = payload_dict(payload)
+        state = await self._stage.set_standby(
+            self._show_id(body), conn.identity.subject, required_id(body, "cue_id")
+        )
+        return state.as_wire()
+
+    async def back(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        return (await self._stage.back(self._show_id(payload), conn.identity.subject)).as_wire()
+
+    async def panic(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        return (await self._stage.panic(self._show_id(payload), conn.identity.subject)).as_wire()
+
+    async def end(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        return (await self._stage.end_show(self._show_id(payload), conn.identity.subject)).as_wire()
+
+    async def reset(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        return (await self._stage.reset(self._show_id(payload), conn.identity.subject)).as_wire()
+
+    async def audit(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        body = payload_dict(payload)
+        show_id = self._show_id(body)
+        limit = int_field(body, "limit", 1, 1000, default=200)
+        return {"entries": await self._runtimes(show_id).audit(limit)}

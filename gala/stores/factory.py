@@ -1,0 +1,53 @@
+"""Open a store backend from its URL and build every adapter on it (hub and features).
+
+`sqlite:///PATH` opens the embedded database (created with its schema if new);
+`redis://HOST:PORT/DB` connects to Redis and checks it answers. `StoreBundle.close()` releases it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from stage_control.redis_store import RedisStageStore
+from stage_control.sqlite_store import SCHEMA as STAGE_SCHEMA
+from stage_control.sqlite_store import SqliteStageStore
+
+from .redis_hub import RedisHubStore
+from .sqlite_db import SqliteDatabase
+from .sqlite_hub import SCHEMA as HUB_SCHEMA
+from .sqlite_hub import SqliteHubStore
+
+
+@dataclass(slots=True)
+class StoreBundle:
+    kind: str
+    hub: SqliteHubStore | RedisHubStore
+    stage: SqliteStageStore | RedisStageStore
+    close: Callable[[], Awaitable[None]]
+    raw: Any
+
+
+async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
+    if url.startswith("sqlite:///"):
+        db = SqliteDatabase(url.removeprefix("sqlite:///"), HUB_SCHEMA + STAGE_SCHEMA)
+        await db.open()
+        return StoreBundle("sqlite", SqliteHubStore(db), SqliteStageStore(db), db.close, db)
+    client = aioredis.Redis.from_url(
+        url, decode_responses=False, max_connections=256, health_check_interval=30
+    )
+    await client.ping()
+
+    async def close() -> None:
+        await client.aclose()
+
+    return StoreBundle(
+        "redis",
+        RedisHubStore(client, redis_prefix),
+        RedisStageStore(client, redis_prefix),
+        close,
+        client,
+    )

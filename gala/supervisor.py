@@ -1,0 +1,28 @@
+"""Supervised background loops: log each failure with its traceback, let cancellation through,
+restart with capped exponential backoff. Every long-running task of a node runs under
+`supervise`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+INITIAL_BACKOFF_S = 0.05
+MAX_BACKOFF_S = 5.0
+
+
+async def supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    backoff = INITIAL_BACKOFF_S
+    while True:
+        try:
+            await run()
+            log.warning("%s stopped by itself; restarting", name)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; restarting in %.2f s", name, backoff)
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, MAX_BACKOFF_S)

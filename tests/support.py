@@ -1,0 +1,233 @@
+"""Test support: a real redis-server on a free port, a real gala server on a free port, real
+socket.io clients, and a generated show file that uses every cue action."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import socketio
+from aiohttp import web
+
+from gala import appkeys
+from gala.app import create_app
+from gala.auth import PRODUCER, hash_password
+from gala.node import Node
+from gala.ports import Account
+from gala.settings import Settings
+
+IN_CI = os.environ.get("CI") == "true"
+LOCALES = ("en", "zh", "ar", "vi", "fr", "id")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """Start a private redis-server on a free loopback port; yield its URL; stop it."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise FileNotFoundError("redis-server")
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="gala-redis-")
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+            "--protected-mode",
+            "yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _text(value: str) -> dict[str, str]:
+    return {locale: f"{value} [{locale}]" for locale in LOCALES}
+
+
+def show_toml(show_id: str = "test-show", cues: int = 30) -> str:
+    """A show of `cues` cues cycling through every action kind, no timers."""
+    lines = [
+        "[show]",
+        f'id = "{show_id}"',
+        'title = "Test Show"',
+        'currency = "CNY"',
+        f"locales = {list(LOCALES)!r}".replace("'", '"'),
+        'default_locale = "en"',
+        'timezone = "Asia/Shanghai"',
+        "",
+        "[sponsors.acme]",
+        'name = "Acme"',
+        "",
+        "[products.widget]",
+        'sponsor = "acme"',
+        "price_minor = 12990",
+        "stock = 100",
+        'image = "/static/demo/products/aurora-x5.svg"',
+        "name = { " + ", ".join(f'{k} = "Widget {k}"' for k in LOCALES) + " }",
+        "",
+    ]
+    kinds = [
+        '{ do = "banner.show", id = "b1", text = "Welcome" }',
+        '{ do = "lower_third.show", id = "lt1", title = "Host", subtitle = "Stage left" }',
+        '{ do = "product.show", product = "widget" }',
+        '{ do = "countdown.start", id = "cd1", label = "Flash", duration_ms = 60000 }',
+        '{ do = "overlay.update", id = "b1", text = "Welcome back" }',
+        '{ do = "fullscreen.show", id = "fs1", title = "Opening", body = "Tonight" }',
+        '{ do = "overlay.hide", id = "lt1" }',
+        '{ do = "layer.clear", layer = "product_card" }',
+        '{ do = "countdown.start", id = "cd2", label = "Midnight", until = "00:00" }',
+        '{ do = "stage.clear" }',
+    ]
+    for index in range(cues):
+        lines += [
+            "[[cues]]",
+            f'id = "c{index + 1:02d}"',
+            f'number = "{index + 1}"',
+            f'label = "Cue {index + 1}"',
+            f"actions = [{kinds[index % len(kinds)]}]",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def write_show(directory: Path, show_id: str = "test-show", cues: int = 30) -> str:
+    path = directory / f"{show_id}.toml"
+    path.write_text(show_toml(show_id, cues), encoding="utf-8")
+    return str(path)
+
+
+@dataclass
+class RunningServer:
+    base_url: str
+    app: web.Application
+    runner: web.AppRunner
+
+    @property
+    def node(self) -> Node:
+        return appkeys.node_of(self.app)
+
+    async def producer_token(
+        self, username: str = "stage-manager", password: str = "correct horse battery"
+    ) -> str:
+        await self.node.store.hub.put_account(Account(username, hash_password(password), PRODUCER))
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{self.base_url}/api/login", json={"username": username, "password": password}
+            ) as resp:
+                body = await resp.json()
+        assert body["ok"], body
+        return str(body["data"]["token"])
+
+    async def viewer_token(self) -> str:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{self.base_url}/api/viewer-token") as resp:
+                body = await resp.json()
+        return str(body["data"]["token"])
+
+
+@contextlib.asynccontextmanager
+async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield RunningServer(f"http://127.0.0.1:{port}", app, runner)
+    finally:
+        await runner.cleanup()
+
+
+@dataclass(eq=False)
+class Viewer:
+    """A real socket.io viewer that records every `event` it receives."""
+
+    client: socketio.AsyncClient
+    events: list[dict[str, Any]] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def call(self, event: str, payload: Any, namespace: str = "/") -> dict[str, Any]:
+        reply: dict[str, Any] = await self.client.call(
+            event, payload, namespace=namespace, timeout=30
+        )
+        return reply
+
+    async def wait_for_seq(self, seq: int, timeout: float = 30) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self.events or self.events[-1]["seq"] < seq:
+            self.arrived.clear()
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise TimeoutError(f"waited for seq {seq}; have {self.seqs()[-3:]}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), left)
+
+    def seqs(self) -> list[int]:
+        return [event["seq"] for event in self.events]
+
+    async def close(self) -> None:
+        await self.client.disconnect()
+
+
+async def connect_viewer(base_url: str, token: str, namespace: str = "/") -> Viewer:
+    client = socketio.AsyncClient(reconnection=False)
+    viewer = Viewer(client)
+
+    def on_event(data: dict[str, Any]) -> None:
+        viewer.events.append(data)
+        viewer.arrived.set()
+
+    client.on("event", on_event, namespace="/")
+    await client.connect(
+        base_url,
+        transports=["websocket"],
+        auth={"token": token},
+        namespaces=[namespace],
+        wait_timeout=30,
+    )
+    return viewer

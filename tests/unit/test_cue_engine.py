@@ -1,0 +1,137 @@
+"""The cue engine's rules, as a pure function with an injected clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from gala.kernel.clock import ManualClock
+from stage_control import model as m
+
+SHEET = (
+    m.Cue("c1", "1", "Doors"),
+    m.Cue("c2", "2", "Opening", pre_wait_ms=2000),
+    m.Cue("c3", "3", "Host", auto_follow_ms=4000),
+    m.Cue("c4", "4", "Reveal"),
+    m.Cue("c5", "5", "Chain A", auto_follow_ms=0),
+    m.Cue("c6", "6", "Chain B", auto_follow_ms=0),
+    m.Cue("c7", "7", "Chain C"),
+)
+
+
+def executed(decision: m.Decision) -> list[str]:
+    return [o.cue.id for o in decision.outcomes if isinstance(o, m.CueExecuted)]
+
+
+def test_first_go_takes_the_show_live_and_fires_the_standby_cue() -> None:
+    clock = ManualClock()
+    decision = m.decide(SHEET, m.initial_state(SHEET), m.Go("c1"), clock.now_ms())
+    assert decision.state.phase == m.LIVE
+    assert decision.state.started_at_ms == clock.now_ms()
+    assert decision.outcomes[0] == m.PhaseChanged(m.LIVE, clock.now_ms())
+    assert executed(decision) == ["c1"]
+    assert decision.state.standby_cue_id == "c2"
+    assert decision.state.last_cue_id == "c1"
+
+
+def test_go_naming_a_cue_that_is_no_longer_on_standby_is_refused() -> None:
+    state = m.decide(SHEET, m.initial_state(SHEET), m.Go("c1"), 0).state
+    with pytest.raises(m.StandbyChanged) as refused:
+        m.decide(SHEET, state, m.Go("c1"), 1)
+    assert refused.value.code == "standby_changed"
+
+
+def test_pre_wait_delays_the_cue_until_the_timer_is_due() -> None:
+    clock = ManualClock()
+    state = m.decide(SHEET, m.initial_state(SHEET), m.Go("c1"), clock.now_ms()).state
+    decision = m.decide(SHEET, state, m.Go("c2"), clock.now_ms())
+    assert executed(decision) == []
+    assert decision.state.standby_cue_id == "c3", "standby moves on at GO, not after pre-wait"
+    assert decision.state.timers == (m.Timer("c2", clock.now_ms() + 2000, "pre_wait"),)
+    clock.advance(1999)
+    assert executed(m.decide(SHEET, decision.state, m.Tick(), clock.now_ms())) == []
+    clock.advance(1)
+    fired = m.decide(SHEET, decision.state, m.Tick(), clock.now_ms())
+    assert executed(fired) == ["c2"]
+    assert fired.outcomes[0] == m.CueExecuted(SHEET[1], clock.now_ms())
+    assert fired.state.timers == ()
+
+
+def test_auto_follow_fires_the_next_cue_after_its_delay_and_skips_it_on_standby() -> None:
+    clock = ManualClock()
+    state = m.initial_state(SHEET)
+    state = m.decide(SHEET, state, m.SetStandby("c3"), clock.now_ms()).state
+    decision = m.decide(SHEET, state, m.Go("c3"), clock.now_ms())
+    assert executed(decision) == ["c3"]
+    assert decision.state.standby_cue_id == "c5", "c4 is already triggered by the follow"
+    assert decision.state.timers == (m.Timer("c4", clock.now_ms() + 4000, "auto_follow"),)
+    clock.advance(4000)
+    assert executed(m.decide(SHEET, decision.state, m.Tick(), clock.now_ms())) == ["c4"]
+
+
+def test_zero_delay_follow_chain_executes_in_one_step_in_order() -> None:
+    state = m.decide(SHEET, m.initial_state(SHEET), m.SetStandby("c5"), 0).state
+    decision = m.decide(SHEET, state, m.Go("c5"), 10)
+    assert executed(decision) == ["c5", "c6", "c7"]
+    assert decision.state.standby_cue_id is None
+    with pytest.raises(m.EndOfCueList):
+        m.decide(SHEET, decision.state, m.Go(None), 11)
+
+
+def test_jump_back_and_unknown_cue() -> None:
+    state = m.initial_state(SHEET)
+    state = m.decide(SHEET, state, m.SetStandby("c4"), 0).state
+    assert state.standby_cue_id == "c4"
+    state = m.decide(SHEET, state, m.Back(), 0).state
+    assert state.standby_cue_id == "c3"
+    with pytest.raises(m.UnknownCue) as refused:
+        m.decide(SHEET, state, m.SetStandby("nope"), 0)
+    assert refused.value.code == "unknown_cue"
+    first = m.initial_state(SHEET)
+    with pytest.raises(m.StartOfCueList):
+        m.decide(SHEET, first, m.Back(), 0)
+
+
+def test_back_from_the_end_of_the_list_puts_the_last_cue_on_standby() -> None:
+    state = m.StageState(phase=m.LIVE, standby_cue_id=None)
+    assert m.decide(SHEET, state, m.Back(), 0).state.standby_cue_id == "c7"
+
+
+def test_panic_clears_the_stage_and_cancels_timers_but_keeps_the_standby() -> None:
+    state = m.decide(SHEET, m.initial_state(SHEET), m.Go("c1"), 0).state
+    state = m.decide(SHEET, state, m.Go("c2"), 0).state
+    assert state.timers
+    decision = m.decide(SHEET, state, m.Panic(), 5)
+    assert decision.outcomes == (m.StagePanicked(5),)
+    assert decision.state.timers == ()
+    assert decision.state.standby_cue_id == "c3"
+    assert executed(m.decide(SHEET, decision.state, m.Tick(), 10_000)) == []
+
+
+def test_an_ended_show_refuses_go_and_can_be_reset_to_a_fresh_log() -> None:
+    state = m.decide(SHEET, m.initial_state(SHEET), m.Go("c1"), 0).state
+    with pytest.raises(m.ShowLive):
+        m.decide(SHEET, state, m.Reset(), 1)
+    ended = m.decide(SHEET, state, m.EndShow(), 100)
+    assert ended.state.phase == m.ENDED and ended.state.ended_at_ms == 100
+    assert ended.outcomes == (m.PhaseChanged(m.ENDED, 100),)
+    for command in (m.Go("c2"), m.SetStandby("c1"), m.Back(), m.Panic(), m.EndShow()):
+        with pytest.raises(m.ShowEnded) as refused:
+            m.decide(SHEET, ended.state, command, 101)
+        assert refused.value.code == "show_ended"
+    reset = m.decide(SHEET, ended.state, m.Reset(), 200)
+    assert reset.state == m.initial_state(SHEET)
+    assert reset.outcomes == (m.LogRecreated(200),)
+
+
+def test_ending_the_show_cancels_pending_timers() -> None:
+    state = m.decide(SHEET, m.initial_state(SHEET), m.Go("c1"), 0).state
+    state = m.decide(SHEET, state, m.Go("c2"), 0).state
+    ended = m.decide(SHEET, state, m.EndShow(), 1).state
+    assert ended.timers == ()
+    assert executed(m.decide(SHEET, ended, m.Tick(), 10_000)) == []
+
+
+def test_state_round_trips_through_its_wire_form() -> None:
+    state = m.decide(SHEET, m.initial_state(SHEET), m.Go("c1"), 0).state
+    state = m.decide(SHEET, state, m.Go("c2"), 0).state
+    assert m.StageState.from_wire(state.as_wire()) == state

@@ -1,0 +1,155 @@
+/* The stage console: cue list, standby, GO (button and space bar, guarded against a double
+   press), jump, back, panic, end, reset; live phase, clocks, viewers, operators and the audit log.
+   Every button is a command on the /producer namespace; the server decides and pushes the state
+   to every console, so two consoles always show the same thing. */
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("gala-config").textContent);
+  var show = config.show;
+  var GO_GUARD_MS = 700;
+  var cues = [], stage = null, clockOffsetMs = 0, bestRttMs = Infinity, goLockedUntil = 0;
+  var $ = function (id) { return document.getElementById(id); };
+
+  var socket = io("/producer", { transports: ["websocket"], auth: { token: config.token } });
+  socket.on("connect", function () {
+    setConn("live");
+    syncClock(5);
+    socket.emit("console:join", { show_id: show.id }, function (ack) {
+      if (!ack.ok) return say(ack.error.message, true);
+      cues = ack.data.cues;
+      renderCues();
+      applyState(ack.data);
+      applyPresence(ack.data.presence);
+    });
+  });
+  socket.on("disconnect", function () { setConn("offline"); });
+  socket.on("connect_error", function (err) {
+    setConn("offline");
+    if (err && err.data && err.data.code) { say("Not allowed: " + err.data.message + " (log in again)", true); }
+  });
+  socket.on("console:state", applyState);
+  socket.on("console:presence", applyPresence);
+
+  function setConn(state) { var el = $("conn"); el.dataset.state = state; el.textContent = state; }
+
+  function say(message, isError) {
+    var el = $("message");
+    el.textContent = message || "";
+    el.className = "message" + (isError ? " error" : "");
+  }
+
+  function syncClock(samples) {
+    var t0 = Date.now();
+    socket.emit("time", { t0: t0 }, function (ack) {
+      var t3 = Date.now();
+      if (ack && ack.ok && t3 - t0 < bestRttMs) { bestRttMs = t3 - t0; clockOffsetMs = ack.data.server_ms - (t0 + t3) / 2; }
+      if (samples > 1) setTimeout(function () { syncClock(samples - 1); }, 200);
+    });
+  }
+  function serverNow() { return Date.now() + clockOffsetMs; }
+
+  function command(name, extra, then) {
+    var payload = Object.assign({ show_id: show.id }, extra || {});
+    socket.emit(name, payload, function (ack) {
+      if (!ack.ok) { say(ack.error.code + ": " + ack.error.message, true); return; }
+      say("");
+      if (then) then(ack.data);
+    });
+  }
+
+  function go() {
+    var now = Date.now();
+    if (now < goLockedUntil || !stage) return;   /* double-press guard */
+    goLockedUntil = now + GO_GUARD_MS;
+    $("go").disabled = true;
+    setTimeout(function () { $("go").disabled = false; }, GO_GUARD_MS);
+    command("go", { standby_cue_id: stage.standby_cue_id });
+  }
+
+  function applyState(data) {
+    stage = data.stage;
+    $("phase").textContent = stage.phase.replace("_", "-");
+    $("phase").dataset.phase = stage.phase;
+    var standby = cues.find(function (c) { return c.id === stage.standby_cue_id; });
+    $("standby").textContent = standby ? standby.number + "  " + standby.label : "end of cue list";
+    $("standby").dataset.cueId = stage.standby_cue_id || "";
+    document.querySelectorAll("#cues tbody tr").forEach(function (row) {
+      var id = row.dataset.cueId;
+      row.classList.toggle("standby", id === stage.standby_cue_id);
+      row.classList.toggle("last", id === stage.last_cue_id);
+      var timer = stage.timers.find(function (t) { return t.cue_id === id; });
+      row.classList.toggle("waiting", !!timer);
+      row.dataset.dueMs = timer ? timer.due_ms : "";
+    });
+    var row = document.querySelector("#cues tr.standby");
+    if (row && row.scrollIntoView) row.scrollIntoView({ block: "nearest" });
+    if (data.audit) renderAudit(data.audit);
+  }
+
+  function applyPresence(p) {
+    if (!p) return;
+    $("viewers").textContent = String(p.viewers_online);
+    $("operators").textContent = p.operators.join(", ") || "—";
+  }
+
+  function renderCues() {
+    var body = document.querySelector("#cues tbody");
+    body.replaceChildren();
+    cues.forEach(function (c) {
+      var tr = document.createElement("tr");
+      tr.dataset.cueId = c.id;
+      tr.title = "Click to put on standby";
+      var timing = [];
+      if (c.pre_wait_ms) timing.push("pre-wait " + c.pre_wait_ms / 1000 + " s");
+      if (c.auto_follow_ms !== null) timing.push("auto-follow " + c.auto_follow_ms / 1000 + " s");
+      [c.number, c.label, c.does.join("; "), c.notes, timing.join(", ")].forEach(function (v) {
+        var td = document.createElement("td"); td.textContent = v; tr.append(td);
+      });
+      tr.addEventListener("click", function () { command("standby", { cue_id: c.id }); });
+      body.append(tr);
+    });
+  }
+
+  function renderAudit(entries) {
+    var list = $("audit");
+    list.replaceChildren();
+    entries.slice().reverse().forEach(function (e) {
+      var li = document.createElement("li");
+      var when = new Date(e.at_ms).toLocaleTimeString([], { hour12: false });
+      var what = e.action + (e.detail.cue_id ? " " + e.detail.cue_id : "") +
+        (e.detail.executed && e.detail.executed.length ? " → " + e.detail.executed.join(", ") : "") +
+        (e.detail.refused ? " (refused: " + e.detail.refused + ")" : "");
+      li.textContent = when + "  " + e.actor + "  " + what;
+      list.append(li);
+    });
+  }
+
+  function pad(n) { return String(n).padStart(2, "0"); }
+  function clock() {
+    var now = serverNow();
+    $("time-of-day").textContent = new Date(now).toLocaleTimeString([], { hour12: false, timeZone: show.timezone });
+    if (stage && stage.started_at_ms) {
+      var end = stage.ended_at_ms || now, s = Math.max(0, Math.floor((end - stage.started_at_ms) / 1000));
+      $("show-clock").textContent = pad(Math.floor(s / 3600)) + ":" + pad(Math.floor(s % 3600 / 60)) + ":" + pad(s % 60);
+    } else { $("show-clock").textContent = "--:--:--"; }
+    document.querySelectorAll("#cues tr.waiting").forEach(function (row) {
+      var left = Math.max(0, (Number(row.dataset.dueMs) - now) / 1000);
+      row.lastChild.dataset.countdown = left.toFixed(1) + " s";
+    });
+  }
+
+  $("go").addEventListener("click", go);
+  $("back").addEventListener("click", function () { command("back"); });
+  $("panic").addEventListener("click", function () { command("panic"); });
+  $("end").addEventListener("click", function () { if (confirm("End the show?")) command("end"); });
+  $("reset").addEventListener("click", function () { if (confirm("Reset the show to pre-show with a fresh log?")) command("reset"); });
+  document.addEventListener("keydown", function (e) {
+    if (e.target && (e.target.tagName === "INPUT" || e.target.tagName === "TEXTAREA")) return;
+    if (e.code === "Space") { e.preventDefault(); if (!e.repeat) go(); }
+    else if (e.code === "Escape") { command("panic"); }
+    else if (e.code === "ArrowUp") { e.preventDefault(); command("back"); }
+  });
+  setInterval(clock, 250);
+  setInterval(function () { if (socket.connected) syncClock(1); }, 30000);
+  window.galaConsole = { state: function () { return stage; } };
+})();

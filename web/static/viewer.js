@@ -1,0 +1,180 @@
+/* The viewer page: connect, join the show, keep in step with the log, and draw each overlay when
+   the viewer's own picture reaches the cue's program time (docs/architecture.md, "Time"). */
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("gala-config").textContent);
+  var show = config.show;
+  var SS = window.GalaShowState;
+  var TOKEN_KEY = "gala.viewer.token";
+
+  var locale = pickLocale();
+  document.documentElement.lang = locale;
+  document.documentElement.dir = locale === "ar" ? "rtl" : "ltr";
+  var money = new Intl.NumberFormat(locale, { style: "currency", currency: show.currency });
+
+  var clockOffsetMs = 0, bestRttMs = Infinity;
+  var received = SS.emptyState(null);   /* fold of every event received */
+  var displayed = SS.emptyState(null);  /* what the picture has reached */
+  var pending = [];                     /* events received but not yet due on this picture */
+  var socket = null;
+
+  function pickLocale() {
+    var wanted = new URLSearchParams(location.search).get("lang");
+    var candidates = [wanted].concat(navigator.languages || [navigator.language]);
+    for (var i = 0; i < candidates.length; i++) {
+      var c = (candidates[i] || "").toLowerCase();
+      if (!c) continue;
+      if (show.locales.indexOf(c) >= 0) return c;
+      var base = c.split("-")[0];
+      if (show.locales.indexOf(base) >= 0) return base;
+    }
+    return show.default_locale;
+  }
+
+  function text(localized) {
+    if (!localized) return "";
+    if (typeof localized === "string") return localized;
+    return localized[locale] || localized[show.default_locale] || Object.values(localized)[0] || "";
+  }
+
+  function serverNow() { return Date.now() + clockOffsetMs; }
+
+  /* Program time the viewer's picture shows now: the placeholder is live; an HLS stream tells
+     its position through EXT-X-PROGRAM-DATE-TIME. */
+  var hls = null;
+  function pictureNow() {
+    if (hls && hls.playingDate) return hls.playingDate.getTime();
+    return serverNow();
+  }
+
+  var sequencer = new SS.Sequencer(
+    function (ev) { received = SS.fold(received, ev); pending.push(ev); tick(); },
+    function () { join(); },
+    function (snapshot) { received = snapshot; displayed = snapshot; pending = []; render(); }
+  );
+
+  function connect() {
+    socket = io({ transports: ["websocket"], auth: function (cb) { cb({ token: localStorage.getItem(TOKEN_KEY) }); } });
+    socket.on("connect", function () { setConn("live"); syncClock(5); join(); });
+    socket.on("disconnect", function () { setConn("offline"); sequencer.joining(); });
+    socket.on("connect_error", function () {
+      /* a refused handshake (expired or foreign token) is not retried by the client by itself */
+      setConn("offline");
+      refreshToken().finally(function () { setTimeout(function () { if (!socket.connected) socket.connect(); }, 1000); });
+    });
+    socket.on("event", function (ev) { sequencer.receive(ev); });
+  }
+
+  function join() {
+    sequencer.joining();
+    socket.emit("join", { show_id: show.id, resume: sequencer.position() }, function (ack) {
+      if (!ack || !ack.ok) { setTimeout(join, 1000); return; }
+      sequencer.joined(ack.data);
+    });
+  }
+
+  function syncClock(samples) {
+    var t0 = Date.now();
+    socket.emit("time", { t0: t0 }, function (ack) {
+      var t3 = Date.now();
+      if (ack && ack.ok && t3 - t0 < bestRttMs) {
+        bestRttMs = t3 - t0;
+        clockOffsetMs = ack.data.server_ms - (t0 + t3) / 2;
+      }
+      if (samples > 1) setTimeout(function () { syncClock(samples - 1); }, 200);
+    });
+  }
+
+  function refreshToken() {
+    return fetch("/api/viewer-token", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: localStorage.getItem(TOKEN_KEY) })
+    }).then(function (r) { return r.json(); }).then(function (body) {
+      if (body.ok) localStorage.setItem(TOKEN_KEY, body.data.token);
+    });
+  }
+
+  function tick() {
+    var now = pictureNow(), changed = false;
+    while (pending.length && pending[0].program_time_ms <= now) {
+      displayed = SS.fold(displayed, pending.shift()); changed = true;
+    }
+    if (changed) render();
+    renderCountdown();
+  }
+
+  function setConn(state) { document.getElementById("conn").dataset.state = state; }
+
+  function render() {
+    var phase = document.getElementById("phase");
+    phase.dataset.phase = displayed.show.phase;
+    phase.textContent = { pre_show: "Starting soon", live: "LIVE", ended: "Thanks for watching" }[displayed.show.phase] || "";
+    SS.LAYERS.forEach(function (layer) {
+      var el = document.querySelector('[data-layer="' + layer + '"]');
+      var overlay = displayed.layers[layer];
+      el.hidden = !overlay;
+      el.dataset.overlayId = overlay ? overlay.id : "";
+      el.replaceChildren();
+      if (overlay) draw(el, overlay);
+    });
+    renderCountdown();
+  }
+
+  function node(tag, cls, content) {
+    var el = document.createElement(tag);
+    if (cls) el.className = cls;
+    if (content !== undefined) el.textContent = content;
+    return el;
+  }
+
+  function draw(el, o) {
+    if (o.kind === "banner") { el.append(node("p", "banner-text", text(o.text))); }
+    else if (o.kind === "lower_third") {
+      el.append(node("p", "lt-title", text(o.title)));
+      if (o.subtitle) el.append(node("p", "lt-subtitle", text(o.subtitle)));
+    } else if (o.kind === "fullscreen") {
+      if (o.image) { var img = node("img", "fs-image"); img.src = o.image; img.alt = ""; el.append(img); }
+      el.append(node("h2", "fs-title", text(o.title)));
+      if (o.body) el.append(node("p", "fs-body", text(o.body)));
+    } else if (o.kind === "countdown") {
+      el.append(node("p", "cd-label", text(o.label)), node("p", "cd-time", ""));
+    } else if (o.kind === "product") {
+      var p = o.product, card = node("div", "product-card");
+      var pic = node("img", "product-image"); pic.src = p.image; pic.alt = text(p.name);
+      var info = node("div", "product-info");
+      info.append(node("p", "product-sponsor", p.sponsor.name), node("p", "product-name", text(p.name)));
+      if (p.description) info.append(node("p", "product-desc", text(p.description)));
+      info.append(node("p", "product-price", money.format(p.price_minor / Math.pow(10, show.currency_exponent))));
+      card.append(pic, info);
+      el.append(card);
+    }
+  }
+
+  function renderCountdown() {
+    var o = displayed.layers.countdown;
+    if (!o) return;
+    var el = document.querySelector('[data-layer="countdown"] .cd-time');
+    if (!el) return;
+    var left = Math.max(0, Math.ceil((o.ends_at_ms - pictureNow()) / 1000));
+    var h = Math.floor(left / 3600), m = Math.floor(left % 3600 / 60), s = left % 60;
+    el.textContent = (h ? h + ":" + String(m).padStart(2, "0") : String(m)) + ":" + String(s).padStart(2, "0");
+  }
+
+  function startStream() {
+    var video = document.getElementById("stream");
+    if (!video || !show.stream_url) return;
+    if (window.Hls && window.Hls.isSupported()) {
+      hls = new window.Hls({ lowLatencyMode: true });
+      hls.loadSource(show.stream_url);
+      hls.attachMedia(video);
+    } else {
+      video.src = show.stream_url;
+    }
+  }
+
+  window.galaViewer = { state: function () { return { received: received, displayed: displayed, offset_ms: clockOffsetMs }; } };
+  startStream();
+  setInterval(tick, 100);
+  setInterval(function () { if (socket && socket.connected) syncClock(1); }, 30000);
+  (localStorage.getItem(TOKEN_KEY) ? Promise.resolve() : refreshToken()).then(connect);
+})();
