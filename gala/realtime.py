@@ -70,9 +70,11 @@ class Realtime:
             engineio_logger=False,
             namespaces=list(namespace_roles),
         )
+        self._handled: dict[str, set[str]] = {namespace: set() for namespace in namespace_roles}
         for namespace in namespace_roles:
             self.sio.on("connect", self._connect_handler(namespace), namespace=namespace)
             self.sio.on("disconnect", self._disconnect_handler(namespace), namespace=namespace)
+            self.sio.on("*", self._unknown_handler(namespace), namespace=namespace)
 
     def attach(self, app: web.Application) -> None:
         self.sio.attach(app, socketio_path="socket.io")
@@ -93,6 +95,23 @@ class Realtime:
                 return refusal(error)[1]
 
         self.sio.on(event, dispatch, namespace=namespace)
+        self._handled[namespace].add(event)
+
+    def _unknown_handler(self, namespace: str) -> Callable[..., Awaitable[dict[str, Any]]]:
+        async def unknown(event: str, sid: str, *_args: Any) -> dict[str, Any]:
+            conn = self._connections.get((namespace, sid))
+            role = conn.identity.role if conn is not None else None
+            for other, events in self._handled.items():
+                if event in events and role not in self._namespace_roles[other]:
+                    error: GalaError = Forbidden(
+                        f"{event!r} is a command of {other}, which needs the "
+                        f"{' or '.join(self._namespace_roles[other])} role"
+                    )
+                    return refusal(error)[1]
+            error = BadRequest(f"no message {event!r} on {namespace}", code="unknown_message")
+            return refusal(error)[1]
+
+        return unknown
 
     def _check_size(self, payload: Any) -> None:
         try:
@@ -116,7 +135,10 @@ class Realtime:
                         f"{namespace} needs the {' or '.join(roles)} role", code="forbidden"
                     )
             except GalaError as error:
-                raise socketio.exceptions.ConnectionRefusedError(error.as_dict()) from None
+                # socket.io clients see `message` and `data` in their connect_error
+                raise socketio.exceptions.ConnectionRefusedError(
+                    error.message, error.as_dict()
+                ) from None
             self._connections[(namespace, sid)] = Connection(sid, namespace, identity)
             return True
 

@@ -23,6 +23,11 @@ async def supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # A library turned our cancellation into another error (redis-py's read timeout
+                # does when both fire together): honour the cancellation, do not restart.
+                raise asyncio.CancelledError from None
             log.exception("%s failed; restarting in %.2f s", name, backoff)
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, MAX_BACKOFF_S)

@@ -7,7 +7,7 @@ drives (overlays today; sales and drops later), so stage control never knows wha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -52,9 +52,10 @@ class StageStore(Protocol):
         """Append one audit entry (for refused commands). Atomic, not idempotent."""
         ...
 
-    def watch_stage(self, show_id: str) -> AsyncIterator[int]:
-        """Yield the stage version each time it may have changed (at least once at start). May
-        coalesce changes and may repeat a version; never misses the latest one."""
+    async def wait_stage_change(self, show_id: str, cursor: str | None, timeout_s: float) -> str:
+        """Wait until the stage changed after `cursor` (or `timeout_s` passed) and return the new
+        cursor; an unchanged cursor means nothing changed. `cursor=None` returns the current
+        cursor at once. Changes may coalesce; a change after `cursor` is never missed."""
         ...
 
 

@@ -4,7 +4,7 @@ show's hash slot `{show:ID}`, so it runs unchanged on Redis Cluster."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from importlib.resources import files
 from typing import Any
 
@@ -20,6 +20,10 @@ from .ports import Versioned
 
 def _script(name: str) -> str:
     return files(__package__).joinpath("lua", name).read_text(encoding="utf-8")
+
+
+# Under redis-py's default 5 s socket timeout, so a quiet stream is not a read error.
+BLOCK_MS = 2000
 
 
 class RedisStageStore:
@@ -77,19 +81,14 @@ class RedisStageStore:
     async def append_audit(self, show_id: str, entry: AuditEntry) -> None:
         await self._redis.rpush(show_keys(show_id, self._prefix).audit, json.dumps(entry.as_wire()))
 
-    async def watch_stage(self, show_id: str) -> AsyncIterator[int]:
-        keys = show_keys(show_id, self._prefix)
-        newest = await self._redis.xrevrange(keys.control, count=1)
-        last_id = _text(newest[0][0]) if newest else "0-0"
-        loaded = await self.load_stage(show_id)
-        yield loaded.version if loaded is not None else -1
-        while True:
-            reply = await self._redis.xread({keys.control: last_id}, count=100, block=5000)
-            if not reply:
-                continue
-            entries = reply[0][1]
-            last_id = _text(entries[-1][0])
-            yield int(entries[-1][1][b"version"])
+    async def wait_stage_change(self, show_id: str, cursor: str | None, timeout_s: float) -> str:
+        key = show_keys(show_id, self._prefix).control
+        if cursor is None:
+            newest = await self._redis.xrevrange(key, count=1)
+            return _text(newest[0][0]) if newest else "0-0"
+        block_ms = max(1, min(int(timeout_s * 1000), BLOCK_MS))
+        reply = await self._redis.xread({key: cursor}, count=100, block=block_ms)
+        return _text(reply[0][1][-1][0]) if reply else cursor
 
 
 def _text(value: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 from gala.kernel.errors import StoreConflict
 from gala.kernel.showlog import AuditEntry, LoggedEvent, NewEvent
@@ -94,12 +94,11 @@ class SqliteStageStore:
 
         await self._db.run(append)
 
-    async def watch_stage(self, show_id: str) -> AsyncIterator[int]:
-        seen = -1
-        while True:
-            seen = await self._db.wait(stage_channel(show_id), seen, timeout_s=30.0)
-            loaded = await self.load_stage(show_id)
-            yield loaded.version if loaded is not None else -1
+    async def wait_stage_change(self, show_id: str, cursor: str | None, timeout_s: float) -> str:
+        seen = -1 if cursor is None else int(cursor)
+        return str(
+            await self._db.wait(stage_channel(show_id), seen, 0.0 if cursor is None else timeout_s)
+        )
 
 
 def _insert_audit(conn: sqlite3.Connection, show_id: str, audit: Sequence[AuditEntry]) -> None:

@@ -154,18 +154,22 @@ class RunningServer:
         self, username: str = "stage-manager", password: str = "correct horse battery"
     ) -> str:
         await self.node.store.hub.put_account(Account(username, hash_password(password), PRODUCER))
-        async with aiohttp.ClientSession() as http:
-            async with http.post(
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
                 f"{self.base_url}/api/login", json={"username": username, "password": password}
-            ) as resp:
-                body = await resp.json()
+            ) as resp,
+        ):
+            body = await resp.json()
         assert body["ok"], body
         return str(body["data"]["token"])
 
     async def viewer_token(self) -> str:
-        async with aiohttp.ClientSession() as http:
-            async with http.post(f"{self.base_url}/api/viewer-token") as resp:
-                body = await resp.json()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{self.base_url}/api/viewer-token") as resp,
+        ):
+            body = await resp.json()
         return str(body["data"]["token"])
 
 

@@ -16,6 +16,9 @@ from gala.ports import PRESENCE_FRESH_MS, Account, LogBatch, PresenceTotals
 
 TAIL_BATCH = 500
 
+# Under redis-py's default 5 s socket timeout, so a quiet stream is not a read error.
+BLOCK_MS = 2000
+
 
 class RedisHubStore:
     def __init__(self, redis: Redis, prefix: str = "gala") -> None:
@@ -41,7 +44,7 @@ class RedisHubStore:
         key = self._keys(show_id).log
         last_id = f"{after_pos}-1" if after_pos else "0-0"
         while True:
-            reply = await self._redis.xread({key: last_id}, count=TAIL_BATCH, block=5000)
+            reply = await self._redis.xread({key: last_id}, count=TAIL_BATCH, block=BLOCK_MS)
             if not reply:
                 continue
             entries = reply[0][1]

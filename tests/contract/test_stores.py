@@ -143,17 +143,17 @@ async def test_audit_keeps_order_and_refused_entries(store: StoreBundle) -> None
     assert [e.at_ms for e in await store.hub.read_audit("s1", 2)] == [2, 3]
 
 
-async def test_watch_stage_reports_the_latest_version(store: StoreBundle) -> None:
+async def test_wait_stage_change_returns_a_new_cursor_after_a_commit(store: StoreBundle) -> None:
     await install(store)
-    watch = aiter(store.stage.watch_stage("s1"))
-    assert await asyncio.wait_for(anext(watch), 10) == 0
+    cursor = await store.stage.wait_stage_change("s1", None, 0)
+    assert await store.stage.wait_stage_change("s1", cursor, 0.05) == cursor, "nothing changed"
+    waiting = asyncio.create_task(store.stage.wait_stage_change("s1", cursor, 10))
+    await asyncio.sleep(0.05)
     await store.stage.commit_stage("s1", 0, StageState(), [], [])
+    changed = await asyncio.wait_for(waiting, 10)
+    assert changed != cursor
     await store.stage.commit_stage("s1", 1, StageState(), [], [])
-    version = await asyncio.wait_for(anext(watch), 10)
-    while version < 2:
-        version = await asyncio.wait_for(anext(watch), 10)
-    assert version == 2
-    await watch.aclose()  # type: ignore[attr-defined]
+    assert await store.stage.wait_stage_change("s1", changed, 10) != changed, "never missed"
 
 
 async def test_accounts_secret_and_documents(store: StoreBundle) -> None:
