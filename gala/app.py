@@ -46,5 +46,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         slot.node = None
         await node.close()
 
+    async def disconnect_clients(app: web.Application) -> None:
+        # Before aiohttp waits for open connections: websockets never end by themselves.
+        await realtime.close()
+
     app.cleanup_ctx.append(node_lifetime)
+    app.on_shutdown.append(disconnect_clients)
     return app

@@ -158,7 +158,9 @@ async def _put_account(store_url: str, username: str, password: str, role: str) 
 
 async def serve(settings: Settings, demo_login: tuple[str, str] | None = None) -> None:
     """Run a node until SIGINT or SIGTERM."""
-    runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        create_app(settings), access_log=None, handle_signals=False, shutdown_timeout=10
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

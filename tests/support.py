@@ -88,6 +88,10 @@ def _text(value: str) -> dict[str, str]:
     return {locale: f"{value} [{locale}]" for locale in LOCALES}
 
 
+def _inline(table: dict[str, str]) -> str:
+    return "{ " + ", ".join(f'{key} = "{value}"' for key, value in table.items()) + " }"
+
+
 def show_toml(show_id: str = "test-show", cues: int = 30) -> str:
     """A show of `cues` cues cycling through every action kind, no timers."""
     lines = [
@@ -111,8 +115,10 @@ def show_toml(show_id: str = "test-show", cues: int = 30) -> str:
         "",
     ]
     kinds = [
-        '{ do = "banner.show", id = "b1", text = "Welcome" }',
-        '{ do = "lower_third.show", id = "lt1", title = "Host", subtitle = "Stage left" }',
+        '{ do = "banner.show", id = "b1", text = ' + _inline(_text("Welcome")) + " }",
+        '{ do = "lower_third.show", id = "lt1", title = '
+        + _inline(_text("Host"))
+        + ', subtitle = "Stage left" }',
         '{ do = "product.show", product = "widget" }',
         '{ do = "countdown.start", id = "cd1", label = "Flash", duration_ms = 60000 }',
         '{ do = "overlay.update", id = "b1", text = "Welcome back" }',
@@ -176,7 +182,7 @@ class RunningServer:
 @contextlib.asynccontextmanager
 async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -1,0 +1,110 @@
+"""In a real browser: a producer logs in, presses GO (button and space bar) in the console, and the
+viewer page shows what the cue put on stage, in the viewer's language; the page's own fold of the
+log matches the server's snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from gala.auth import PRODUCER, hash_password
+from gala.ports import Account
+from gala.settings import Settings
+from tests.support import RunningServer, running_server, write_show
+
+SHOW = "test-show"
+
+
+@pytest.fixture
+async def sqlite_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    settings = Settings(
+        store_url=f"sqlite:///{tmp_path / 'gala.db'}", show_files=(write_show(tmp_path),), port=0
+    )
+    async with running_server(settings) as running:
+        await running.node.store.hub.put_account(
+            Account("ann", hash_password("stage-door-42"), PRODUCER)
+        )
+        yield running
+
+
+async def server_snapshot(server: RunningServer) -> dict[str, Any]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{server.base_url}/api/shows/{SHOW}/snapshot") as resp,
+    ):
+        return (await resp.json())["data"]  # type: ignore[no-any-return]
+
+
+async def test_go_in_the_console_changes_the_viewer_page(
+    browser: Any, sqlite_server: RunningServer
+) -> None:
+    base = sqlite_server.base_url
+    viewer = await (
+        await browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+    ).new_page()
+    arabic = await (await browser.new_context(locale="ar")).new_page()
+    console = await (await browser.new_context()).new_page()
+    errors: list[str] = []
+    for page in (viewer, arabic, console):
+        page.on("pageerror", lambda error: errors.append(str(error)))
+
+    await viewer.goto(f"{base}/watch/{SHOW}")
+    await arabic.goto(f"{base}/watch/{SHOW}")
+    await viewer.wait_for_selector('#conn[data-state="live"]')
+    await arabic.wait_for_selector('#conn[data-state="live"]')
+    assert await viewer.locator('[data-layer="banner"]').is_hidden()
+
+    await console.goto(f"{base}/console")
+    assert "/login" in console.url
+    await console.fill('input[name="username"]', "ann")
+    await console.fill('input[name="password"]', "wrong password")
+    await console.click('button[type="submit"]')
+    assert "wrong username or password" in await console.locator(".error").inner_text()
+    await console.fill('input[name="username"]', "ann")
+    await console.fill('input[name="password"]', "stage-door-42")
+    await console.click('button[type="submit"]')
+    await console.wait_for_selector('#conn[data-state="live"]')
+    await console.wait_for_selector('#cues tr.standby[data-cue-id="c01"]')
+    await console.wait_for_function("document.getElementById('viewers').textContent === '2'")
+
+    await console.click("#go")
+    banner = viewer.locator('[data-layer="banner"] .banner-text')
+    await banner.wait_for(state="visible")
+    assert await banner.inner_text() == "Welcome [en]"
+    await viewer.wait_for_selector('#phase[data-phase="live"]')
+    arabic_banner = arabic.locator('[data-layer="banner"] .banner-text')
+    await arabic_banner.wait_for(state="visible")
+    assert await arabic_banner.inner_text() == "Welcome [ar]"
+    assert await arabic.evaluate("document.documentElement.dir") == "rtl"
+    await console.wait_for_selector('#cues tr.standby[data-cue-id="c02"]')
+
+    await console.wait_for_timeout(800)  # past the double-press guard
+    await console.keyboard.press("Space")
+    title = viewer.locator('[data-layer="lower_third"] .lt-title')
+    await title.wait_for(state="visible")
+    assert await title.inner_text() == "Host [en]"
+
+    await console.wait_for_timeout(800)
+    await console.click("#go")
+    price = viewer.locator('[data-layer="product_card"] .product-price')
+    await price.wait_for(state="visible")
+    assert await price.inner_text() == "CN¥129.90"
+    assert await viewer.locator(".product-name").inner_text() == "Widget en"
+
+    await console.click("#panic")
+    await viewer.locator('[data-layer="product_card"]').wait_for(state="hidden")
+    assert await viewer.locator('[data-layer="banner"]').is_hidden()
+    await console.wait_for_selector("#audit li")
+    audit = await console.locator("#audit").inner_text()
+    assert "ann panic" in audit and "ann go → c01" in audit
+
+    snapshot = await server_snapshot(sqlite_server)
+    page_state = await viewer.evaluate("galaViewer.state().received")
+    assert page_state == snapshot, "the page's fold of the log equals the server's snapshot"
+    assert errors == []
+    for page in (viewer, arabic, console):
+        await page.context.close()

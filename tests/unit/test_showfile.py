@@ -1,0 +1,62 @@
+"""Show files: the demo loads; a bad file names its problem and where it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gala.settings import DEMO_SHOW
+from gala.showfile import ShowFileError, load_show_file, parse_show_document
+from tests.support import show_toml
+
+
+def test_the_demo_show_is_a_real_run_of_show() -> None:
+    show = load_show_file(DEMO_SHOW)
+    assert show.title == "11.11 Countdown Gala"
+    assert len(show.cues) >= 15
+    assert len(show.product_cards) >= 8
+    assert len({card["sponsor"]["id"] for card in show.product_cards.values()}) >= 3
+    assert set(show.locales) >= {"en", "zh", "ar", "vi", "fr", "id"}
+    for card in show.product_cards.values():
+        assert type(card["price_minor"]) is int and card["price_minor"] > 0
+        assert set(card["name"]) == set(show.locales)
+        image = Path(__file__).resolve().parents[2] / "web" / card["image"].lstrip("/")
+        assert image.is_file(), image
+    does = " ".join(" ".join(cue.summary) for cue in show.cues)
+    for kind in ("product", "lower_third", "banner", "countdown", "fullscreen", "until 00:00"):
+        assert kind in does
+    assert parse_show_document(show.document) == show, "the stored document parses the same"
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (('id = "test-show"', 'id = "Bad Id"'), "show.id"),
+        (('currency = "CNY"', 'currency = "XXX"'), "show.currency"),
+        (('timezone = "Asia/Shanghai"', 'timezone = "Mars/Olympus"'), "time zone"),
+        (("price_minor = 12990", "price_minor = 129.9"), "products.widget.price_minor"),
+        (('sponsor = "acme"', 'sponsor = "nobody"'), "products.widget.sponsor"),
+        (('id = "c02"', 'id = "c01"'), "cues[1].id"),
+        (('product = "widget"', 'product = "gadget"'), "cues[2].actions[0]: product.show"),
+        (("duration_ms = 60000", "duration_ms = -1"), "cues[3].actions[0]"),
+    ],
+)
+def test_a_bad_show_file_names_the_problem(
+    tmp_path: Path, change: tuple[str, str], fragment: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(show_toml().replace(*change, 1))
+    with pytest.raises(ShowFileError) as refused:
+        load_show_file(str(path))
+    assert fragment in refused.value.message
+    assert str(path) in refused.value.message
+
+
+def test_a_file_that_is_not_toml_or_missing_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.toml"
+    path.write_text("[show\nid=")
+    with pytest.raises(ShowFileError, match="not valid TOML"):
+        load_show_file(str(path))
+    with pytest.raises(ShowFileError, match="cannot read"):
+        load_show_file(str(tmp_path / "missing.toml"))
