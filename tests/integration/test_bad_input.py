@@ -193,3 +193,19 @@ async def test_unknown_show_over_http_is_a_404_with_a_code(server: RunningServer
             assert info["id"] == SHOW and "cues" not in info
         async with http.get(f"{server.base_url}/console/{SHOW}", allow_redirects=False) as resp:
             assert resp.status == 302 and resp.headers["Location"].startswith("/login")
+
+
+async def test_a_returning_viewer_keeps_its_viewer_id(server: RunningServer) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{server.base_url}/api/viewer-token") as resp:
+            first = (await resp.json())["data"]
+        async with http.post(
+            f"{server.base_url}/api/viewer-token", json={"token": first["token"]}
+        ) as resp:
+            again = (await resp.json())["data"]
+        async with http.post(
+            f"{server.base_url}/api/viewer-token", json={"token": "forged.x"}
+        ) as resp:
+            fresh = (await resp.json())["data"]
+    assert again["viewer_id"] == first["viewer_id"]
+    assert fresh["viewer_id"] != first["viewer_id"]

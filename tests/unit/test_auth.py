@@ -1,0 +1,59 @@
+"""Passwords and tokens."""
+
+from __future__ import annotations
+
+import pytest
+
+from gala.auth import Identity, TokenSigner, hash_password, require_role, verify_password
+from gala.kernel.errors import Forbidden, Unauthorized
+
+
+def test_password_hashes_verify_only_the_right_password_and_are_salted() -> None:
+    stored = hash_password("stage-door-42")
+    assert verify_password("stage-door-42", stored)
+    assert not verify_password("stage-door-43", stored)
+    assert not verify_password("stage-door-42", "garbage")
+    assert hash_password("stage-door-42") != stored
+
+
+def test_tokens_carry_identity_until_they_expire() -> None:
+    signer = TokenSigner(b"k" * 32)
+    token = signer.issue(Identity("ann", "producer"), now_s=1000, ttl_s=60)
+    assert signer.verify(token, 1060) == Identity("ann", "producer")
+    with pytest.raises(Unauthorized) as expired:
+        signer.verify(token, 1061)
+    assert expired.value.code == "token_expired"
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),
+        lambda t: "e30" + t[t.index(".") :],
+        lambda t: t.replace(".", ""),
+        lambda t: t + "." + t,
+        lambda t: None,
+        lambda t: 42,
+        lambda t: "x" * 2000,
+    ],
+)
+def test_tampered_or_malformed_tokens_are_refused(mangle: object) -> None:
+    signer = TokenSigner(b"k" * 32)
+    token = signer.issue(Identity("v-1", "viewer"), now_s=0, ttl_s=60)
+    with pytest.raises(Unauthorized) as refused:
+        signer.verify(mangle(token), 1)  # type: ignore[operator]
+    assert refused.value.code == "bad_token"
+
+
+def test_a_token_of_another_secret_is_refused() -> None:
+    token = TokenSigner(b"a" * 32).issue(Identity("ann", "producer"), 0, 60)
+    with pytest.raises(Unauthorized):
+        TokenSigner(b"b" * 32).verify(token, 1)
+
+
+def test_require_role() -> None:
+    assert require_role(Identity("ann", "producer"), "producer").subject == "ann"
+    with pytest.raises(Forbidden):
+        require_role(Identity("v-1", "viewer"), "producer")
+    with pytest.raises(Unauthorized):
+        require_role(None, "producer")
