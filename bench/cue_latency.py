@@ -472,68 +472,110 @@ class Measurement:
     generator_cpu_s: float
 
 
+COLUMNS = (
+    "store",
+    "viewers",
+    "cues",
+    "delivered/expected",
+    "lost",
+    "dup/ooo",
+    "exact 1..final",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "last p50 ms",
+    "last max ms",
+    "srv CPU ms/cue",
+    "srv µs/deliv",
+    "gen CPU s",
+)
+
+
 @dataclass
 class Row:
+    """One table row: measured cells, or a note (skipped, failed); footnotes print below."""
+
     store: str
     note: str = ""
     cells: dict[str, str] = field(default_factory=dict)
     footnotes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Tally:
+    """Counts over every viewer's arrivals."""
+
+    cues: int
+    latencies_ms: list[float] = field(default_factory=list)
+    duplicates: int = 0
+    out_of_order: int = 0
+    exact: int = 0
+    viewers_with_cue: list[int] = field(default_factory=list)
+    last_arrival_ns: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.viewers_with_cue = [0] * self.cues
+        self.last_arrival_ns = [0] * self.cues
+
+
+def tally_viewer(tally: Tally, m: Measurement, seqs: list[int], times_ns: list[int]) -> None:
+    """Add one viewer's arrivals: latency of each first delivery of seqs 1..final, duplicates,
+    deliveries below an already-seen seq (or outside 1..final), and whether it was exact."""
+    seen: set[int] = set()
+    highest = 0
+    for seq, at in zip(seqs, times_ns, strict=True):
+        if seq in seen:
+            tally.duplicates += 1
+            continue
+        seen.add(seq)
+        if seq < highest or not 1 <= seq <= m.final_seq:
+            tally.out_of_order += 1
+        highest = max(highest, seq)
+        if 1 <= seq <= m.final_seq:
+            cue = cue_of(seq)
+            tally.latencies_ms.append((at - m.sent_ns[cue]) / 1e6)
+            if seq == last_seq_of(cue):
+                tally.viewers_with_cue[cue] += 1
+                tally.last_arrival_ns[cue] = max(tally.last_arrival_ns[cue], at)
+    tally.exact += seqs == list(range(1, m.final_seq + 1))
+
+
 def analyse(m: Measurement) -> Row:
-    expected = m.viewers * m.final_seq
-    latencies: list[float] = []
-    duplicates = out_of_order = exact = 0
-    last_arrival = [0] * m.cues
-    have_cue = [0] * m.cues
-    for seqs, times in m.arrivals:
-        seen: set[int] = set()
-        highest = 0
-        for seq, at in zip(seqs, times, strict=True):
-            if seq in seen:
-                duplicates += 1
-                continue
-            if seq < highest or not 1 <= seq <= m.final_seq:
-                out_of_order += 1
-            seen.add(seq)
-            highest = max(highest, seq)
-            if 1 <= seq <= m.final_seq:
-                cue = cue_of(seq)
-                latencies.append((at - m.sent_ns[cue]) / 1e6)
-                if seq == last_seq_of(cue):
-                    have_cue[cue] += 1
-                    last_arrival[cue] = max(last_arrival[cue], at)
-        exact += seqs == list(range(1, m.final_seq + 1))
-    latencies.sort()
+    tally = Tally(m.cues)
+    for seqs, times_ns in m.arrivals:
+        tally_viewer(tally, m, seqs, times_ns)
+    latencies = sorted(tally.latencies_ms)
     delivered = len(latencies)
+    expected = m.viewers * m.final_seq
     last_viewer = sorted(
-        (last_arrival[c] - m.sent_ns[c]) / 1e6
-        for c in range(m.cues)
-        if have_cue[c] == len(m.arrivals)
+        (tally.last_arrival_ns[cue] - m.sent_ns[cue]) / 1e6
+        for cue in range(m.cues)
+        if m.arrivals and tally.viewers_with_cue[cue] == len(m.arrivals)
     )
     acks = sorted(m.ack_ms)
-    row = Row(m.store)
-    row.cells = {
-        "viewers": str(m.viewers),
-        "cues": str(m.cues),
-        "delivered/expected": f"{delivered}/{expected}",
-        "lost": str(expected - delivered),
-        "dup/ooo": f"{duplicates}/{out_of_order}",
-        "exact 1..final": f"{exact}/{m.viewers}",
-        "p50 ms": ms(percentile(latencies, 50)),
-        "p99 ms": ms(percentile(latencies, 99)),
-        "max ms": ms(latencies[-1] if latencies else math.nan),
-        "last p50 ms": ms(percentile(last_viewer, 50)),
-        "last max ms": ms(last_viewer[-1] if last_viewer else math.nan),
-        "srv CPU ms/cue": f"{m.server_cpu_s * 1e3 / m.cues:.1f}",
-        "srv µs/deliv": f"{m.server_cpu_s * 1e6 / delivered:.1f}" if delivered else "-",
-        "gen CPU s": f"{m.generator_cpu_s:.2f}",
-    }
+    cells = [
+        m.store,
+        str(m.viewers),
+        str(m.cues),
+        f"{delivered}/{expected}",
+        str(expected - delivered),
+        f"{tally.duplicates}/{tally.out_of_order}",
+        f"{tally.exact}/{m.viewers}",
+        ms(percentile(latencies, 50)),
+        ms(percentile(latencies, 99)),
+        ms(percentile(latencies, 100)),
+        ms(percentile(last_viewer, 50)),
+        ms(percentile(last_viewer, 100)),
+        f"{m.server_cpu_s * 1e3 / m.cues:.1f}",
+        f"{m.server_cpu_s * 1e6 / delivered:.1f}" if delivered else "-",
+        f"{m.generator_cpu_s:.2f}",
+    ]
+    row = Row(m.store, cells=dict(zip(COLUMNS, cells, strict=True)))
     row.footnotes.append(
         f"{m.store}: connect {m.connect_s:.1f} s, cue phase {m.cue_phase_s:.1f} s, "
         f"server CPU {m.server_cpu_s:.2f} s, GO ack p50 {ms(percentile(acks, 50))} ms "
-        f"max {ms(acks[-1])} ms, final seq {m.final_seq}, "
-        f"cues reached by every viewer {len(last_viewer)}/{m.cues}"
+        f"max {ms(percentile(acks, 100))} ms, final seq {m.final_seq}, "
+        f"cues reached by every joined viewer {len(last_viewer)}/{m.cues}"
     )
     if m.failed:
         row.footnotes.append(f"{m.store}: {m.failed} viewers failed to join: {m.errors}")
@@ -545,19 +587,20 @@ def ms(value: float) -> str:
 
 
 def format_table(rows: list[Row]) -> str:
-    headers = ["store"] + next((list(r.cells) for r in rows if r.cells), [])
-    lines = [[r.store] + [r.cells.get(h, "") for h in headers[1:]] for r in rows if r.cells]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
+    lines = [[r.cells[c] for c in COLUMNS] for r in rows if r.cells]
+    widths = [max([len(c)] + [len(line[i]) for line in lines]) for i, c in enumerate(COLUMNS)]
 
-    def render(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        return "  ".join([first] + [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)])
+    def render(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        )
 
-    out = [render(headers), "  ".join("-" * w for w in widths)]
+    out = [render(COLUMNS), "  ".join("-" * width for width in widths)]
     out += [render(line) for line in lines]
     out += [f"{r.store.ljust(widths[0])}  {r.note}" for r in rows if not r.cells]
     out += [""] + [note for r in rows for note in r.footnotes]
-    return "\n".join(out)
+    return "\n".join(out).rstrip()
 
 
 # --- one store -----------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         settings.max_payload_bytes,
         authenticate,
         {VIEWER_NS: ("viewer", "producer"), PRODUCER_NS: ("producer",)},
+        max_viewer_buffer_bytes=settings.max_viewer_buffer_bytes,
     )
     realtime.attach(app)
     add_routes(app)

@@ -52,7 +52,7 @@ class ShowChannel:
         if previous is not None and previous.epoch == batch.epoch:
             for event in batch.events:
                 if event.seq > previous.seq:
-                    await self._broadcast(event)
+                    self._broadcast(event)
         async for tail in self._reader.tail_log(self.show_id, batch.last_pos):
             for event in tail.events:
                 await self._publish(event)
@@ -70,10 +70,10 @@ class ShowChannel:
             raise RuntimeError(f"log of {self.show_id} skipped to {event.seq}; reloading")
         self._snapshot = snapshot.apply(event)
         self._ring.append(event)
-        await self._broadcast(event)
+        self._broadcast(event)
 
-    async def _broadcast(self, event: LoggedEvent) -> None:
-        await self._realtime.broadcast(
+    def _broadcast(self, event: LoggedEvent) -> None:
+        self._realtime.broadcast_fast(
             VIEWER_NS, viewer_room(self.show_id), "event", event.as_wire()
         )
 

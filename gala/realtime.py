@@ -1,11 +1,15 @@
 """The realtime facade: the only module that imports `socketio`.
 
-It owns the python-socketio server (websocket transport only, no per-message compression), the
+It owns the python-socketio server (websocket transport only, per-message compression off), the
 authentication of every connection (a signed token in the socket.io `auth` payload, checked
 against the namespace's roles), the registry of typed handlers, and rooms. A handler receives the
 `Connection` (who is calling) and the raw payload, and returns data or raises a `GalaError`; this
 module turns that into the one ack shape and keeps the connection up on any error. Domain code
 never sees a socket id.
+
+Show-log broadcasts take the fast path (`broadcast_fast`, see `wire_fanout.py`): to find each
+viewer's socket, the engine.io websocket driver is replaced by one that turns compression off and
+remembers the asyncio transport of every accepted websocket by engine.io session id.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from typing import Any
 
 import socketio
 from aiohttp import web
+from engineio.async_drivers.aiohttp import WebSocket as EngineIOWebSocket
 
+from gala import wire_fanout
 from gala.auth import Identity
 from gala.errors_map import ok, refusal
 from gala.kernel.errors import BadRequest, Forbidden, GalaError
@@ -35,6 +41,7 @@ class Connection:
     namespace: str
     identity: Identity
     rooms: set[str] = field(default_factory=set)
+    transport: wire_fanout.WireTransport | None = None
 
 
 Handler = Callable[[Connection, Any], Awaitable[Any]]
@@ -52,12 +59,16 @@ class Realtime:
         max_payload_bytes: int,
         authenticate: Authenticate,
         namespace_roles: dict[str, tuple[str, ...]],
+        max_viewer_buffer_bytes: int = 512 * 1024,
     ) -> None:
         self._max_payload_bytes = max_payload_bytes
         self._authenticate = authenticate
         self._namespace_roles = namespace_roles
         self._connections: dict[tuple[str, str], Connection] = {}
-        self._rooms: dict[tuple[str, str], set[str]] = {}
+        self._rooms: dict[tuple[str, str], dict[str, Connection]] = {}
+        self._max_viewer_buffer_bytes = max_viewer_buffer_bytes
+        self._transports: dict[str, Any] = {}
+        self.cut_off = 0
         self._on_disconnect: list[ConnectionHook] = []
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
@@ -70,6 +81,10 @@ class Realtime:
             engineio_logger=False,
             namespaces=list(namespace_roles),
         )
+        self.sio.eio._async = {
+            **self.sio.eio._async,
+            "websocket": _tracking_websocket(self._transports),
+        }
         self._handled: dict[str, set[str]] = {namespace: set() for namespace in namespace_roles}
         for namespace in namespace_roles:
             self.sio.on("connect", self._connect_handler(namespace), namespace=namespace)
@@ -139,7 +154,11 @@ class Realtime:
                 raise socketio.exceptions.ConnectionRefusedError(
                     error.message, error.as_dict()
                 ) from None
-            self._connections[(namespace, sid)] = Connection(sid, namespace, identity)
+            eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
+            transport = wire_fanout.transport_of(self._transports.get(eio_sid))
+            self._connections[(namespace, sid)] = Connection(
+                sid, namespace, identity, transport=transport
+            )
             return True
 
         return connect
@@ -152,7 +171,7 @@ class Realtime:
             for room in conn.rooms:
                 members = self._rooms.get((namespace, room))
                 if members is not None:
-                    members.discard(sid)
+                    members.pop(sid, None)
             for hook in self._on_disconnect:
                 try:
                     await hook(conn)
@@ -164,26 +183,35 @@ class Realtime:
     async def join(self, conn: Connection, room: str) -> None:
         await self.sio.enter_room(conn.sid, room, namespace=conn.namespace)
         conn.rooms.add(room)
-        self._rooms.setdefault((conn.namespace, room), set()).add(conn.sid)
+        self._rooms.setdefault((conn.namespace, room), {})[conn.sid] = conn
 
     async def leave(self, conn: Connection, room: str) -> None:
         await self.sio.leave_room(conn.sid, room, namespace=conn.namespace)
         conn.rooms.discard(room)
-        self._rooms.get((conn.namespace, room), set()).discard(conn.sid)
+        self._rooms.get((conn.namespace, room), {}).pop(conn.sid, None)
 
     def room_size(self, namespace: str, room: str) -> int:
         return len(self._rooms.get((namespace, room), ()))
 
     def identities_in(self, namespace: str, room: str) -> list[Identity]:
-        sids = self._rooms.get((namespace, room), ())
-        return [
-            self._connections[(namespace, sid)].identity
-            for sid in sids
-            if (namespace, sid) in self._connections
-        ]
+        return [conn.identity for conn in self._rooms.get((namespace, room), {}).values()]
 
     async def broadcast(self, namespace: str, room: str, event: str, data: Any) -> None:
         await self.sio.emit(event, data, room=room, namespace=namespace)
+
+    def broadcast_fast(self, namespace: str, room: str, event: str, data: Any) -> None:
+        """Send one event to every connection in `room`: encoded and framed once, the same bytes
+        written to each transport, slow readers cut off (see `wire_fanout`). Synchronous, so
+        broadcasts never interleave and keep their order."""
+        members = self._rooms.get((namespace, room))
+        if not members:
+            return
+        frame = wire_fanout.websocket_text_frame(
+            wire_fanout.socketio_event_packet(namespace, event, data)
+        )
+        self.cut_off += wire_fanout.write_to_all(
+            frame, [conn.transport for conn in members.values()], self._max_viewer_buffer_bytes
+        )
 
     async def send(self, conn: Connection, event: str, data: Any) -> None:
         await self.sio.emit(event, data, to=conn.sid, namespace=conn.namespace)
@@ -191,3 +219,26 @@ class Realtime:
     async def close(self) -> None:
         for namespace, sid in list(self._connections):
             await self.sio.disconnect(sid, namespace=namespace)
+
+
+def _tracking_websocket(transports: dict[str, Any]) -> type[EngineIOWebSocket]:
+    """engine.io's aiohttp websocket driver, with compression off and the transport of each
+    accepted websocket recorded under its engine.io session id while it is open."""
+
+    class TrackingWebSocket(EngineIOWebSocket):  # type: ignore[misc]
+        async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
+            request: web.Request = environ["aiohttp.request"]
+            self._sock = web.WebSocketResponse(
+                max_msg_size=self.server.max_http_buffer_size, compress=False
+            )
+            await self._sock.prepare(request)
+            self.environ = environ
+            eio_sid = self.handler.__self__.sid
+            transports[eio_sid] = request.transport
+            try:
+                await self.handler(self)
+            finally:
+                transports.pop(eio_sid, None)
+            return self._sock
+
+    return TrackingWebSocket

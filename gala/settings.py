@@ -25,6 +25,7 @@ class Settings:
     node_id: str | None = None
     replay_window: int = 1000
     max_payload_bytes: int = 16 * 1024
+    max_viewer_buffer_bytes: int = 512 * 1024
     viewer_token_ttl_s: int = 30 * 24 * 3600
     producer_token_ttl_s: int = 12 * 3600
     presence_interval_s: float = 1.0
@@ -46,6 +47,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         node_id=env.get("GALA_NODE_ID") or None,
         replay_window=_int(env, "GALA_REPLAY_WINDOW", base.replay_window, 1, 1_000_000),
         max_payload_bytes=_int(env, "GALA_MAX_PAYLOAD_BYTES", base.max_payload_bytes, 256, 1 << 20),
+        max_viewer_buffer_bytes=_int(
+            env, "GALA_MAX_VIEWER_BUFFER_BYTES", base.max_viewer_buffer_bytes, 4096, 1 << 30
+        ),
         log_level=env.get("GALA_LOG_LEVEL", base.log_level).upper(),
     )
 

@@ -84,8 +84,18 @@ def redis_server() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+NATIVE = {
+    "en": "",
+    "zh": "欢迎 ",
+    "ar": "مرحبا ",
+    "vi": "Chào mừng ",
+    "fr": "Bienvenue ",
+    "id": "Selamat ",
+}
+
+
 def _text(value: str) -> dict[str, str]:
-    return {locale: f"{value} [{locale}]" for locale in LOCALES}
+    return {locale: f"{NATIVE[locale]}{value} [{locale}]" for locale in LOCALES}
 
 
 def _inline(table: dict[str, str]) -> str:

@@ -78,7 +78,7 @@ async def test_go_in_the_console_changes_the_viewer_page(
     await viewer.wait_for_selector('#phase[data-phase="live"]')
     arabic_banner = arabic.locator('[data-layer="banner"] .banner-text')
     await arabic_banner.wait_for(state="visible")
-    assert await arabic_banner.inner_text() == "Welcome [ar]"
+    assert await arabic_banner.inner_text() == "مرحبا Welcome [ar]"
     assert await arabic.evaluate("document.documentElement.dir") == "rtl"
     await console.wait_for_selector('#cues tr.standby[data-cue-id="c02"]')
 

@@ -1,0 +1,181 @@
+"""The broadcast fast path with standard socket.io clients (both backends): frames of every size
+class arrive intact, non-ASCII included; a reader that stops reading is cut off at the bound and
+resumes from the log; ordering holds under concurrent broadcasts."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gala.realtime import VIEWER_NS
+from gala.settings import Settings
+from gala.wire_fanout import socketio_event_packet
+from tests.support import RunningServer, connect_viewer, running_server, write_show
+
+SHOW = "test-show"
+ROOM = f"show:{SHOW}"
+
+
+def data_of_packet_size(size: int, seq: int, filler: str) -> dict[str, Any]:
+    """Event data whose socket.io packet is exactly `size` bytes (UTF-8)."""
+    data: dict[str, Any] = {"seq": seq, "pad": ""}
+    base = len(socketio_event_packet(VIEWER_NS, "event", data))
+    pad = ""
+    while base + len(pad.encode()) + len(filler.encode()) <= size:
+        pad += filler
+    pad += "x" * (size - base - len(pad.encode()))
+    data["pad"] = pad
+    assert len(socketio_event_packet(VIEWER_NS, "event", data)) == size
+    return data
+
+
+@pytest.mark.parametrize("filler", ["x", "雪☃مرحبا"])
+async def test_every_frame_size_class_arrives_intact(server: RunningServer, filler: str) -> None:
+    viewers = [await connect_viewer(server.base_url, await server.viewer_token()) for _ in range(3)]
+    for viewer in viewers:
+        assert (await viewer.call("join", {"show_id": SHOW}))["ok"]
+    sizes = [40, 125, 126, 127, 65535, 65536, 65537, 300_000]
+    sent = [data_of_packet_size(size, seq, filler) for seq, size in enumerate(sizes, start=1)]
+    for data in sent:
+        server.node.realtime.broadcast_fast(VIEWER_NS, ROOM, "event", data)
+    for viewer in viewers:
+        await viewer.wait_for_seq(len(sizes))
+        assert viewer.events == sent
+        await viewer.close()
+
+
+async def test_concurrent_broadcasts_keep_their_order_and_acks_still_flow(
+    server: RunningServer,
+) -> None:
+    viewer = await connect_viewer(server.base_url, await server.viewer_token())
+    assert (await viewer.call("join", {"show_id": SHOW}))["ok"]
+    order: list[int] = []
+
+    async def broadcaster(first: int) -> None:
+        for seq in range(first, 600, 3):
+            order.append(seq)
+            server.node.realtime.broadcast_fast(VIEWER_NS, ROOM, "event", {"seq": seq})
+            await asyncio.sleep(0)
+
+    async def pinger() -> None:
+        for t0 in range(50):
+            assert (await viewer.call("time", {"t0": t0}))["data"]["t0"] == t0
+
+    await asyncio.gather(broadcaster(0), broadcaster(1), broadcaster(2), pinger())
+    await viewer.wait_for_seq(599)
+    assert viewer.seqs() == order
+    await viewer.close()
+
+
+class RawViewer:
+    """A socket.io viewer on a bare socket, so the test decides when it stops reading."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, base_url: str, token: str) -> RawViewer:
+        host, port = base_url.removeprefix("http://").split(":")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}\r\n"
+                f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        await reader.readuntil(b"\r\n\r\n")
+        viewer = cls(reader, writer)
+        assert (await viewer.read_text()).startswith("0")
+        await viewer.send_text("40" + json.dumps({"token": token}))
+        assert (await viewer.read_text()).startswith("40")
+        await viewer.send_text("421" + json.dumps(["join", {"show_id": SHOW}]))
+        while not (await viewer.read_text()).startswith("431"):
+            pass
+        return viewer
+
+    async def send_text(self, text: str) -> None:
+        payload, mask = text.encode(), os.urandom(4)
+        assert len(payload) < 1 << 16
+        size = (
+            bytes((0x81, 0x80 | len(payload)))
+            if len(payload) < 126
+            else bytes((0x81, 0x80 | 126)) + len(payload).to_bytes(2, "big")
+        )
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(size + mask + masked)
+        await self.writer.drain()
+
+    async def read_text(self) -> str:
+        head = await self.reader.readexactly(2)
+        size = head[1] & 0x7F
+        if size == 126:
+            size = int.from_bytes(await self.reader.readexactly(2), "big")
+        elif size == 127:
+            size = int.from_bytes(await self.reader.readexactly(8), "big")
+        return (await self.reader.readexactly(size)).decode()
+
+    def close(self) -> None:
+        self.writer.transport.abort()
+
+
+async def test_a_stalled_reader_is_cut_off_at_the_bound_and_resumes_from_the_log(
+    store_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        store_url=store_url, show_files=(write_show(tmp_path),), max_viewer_buffer_bytes=64 * 1024
+    )
+    async with running_server(settings) as server:
+        realtime = server.node.realtime
+        healthy = await connect_viewer(server.base_url, await server.viewer_token())
+        assert (await healthy.call("join", {"show_id": SHOW}))["ok"]
+        token = await server.viewer_token()
+        stalled = await RawViewer.connect(server.base_url, token)
+        assert realtime.room_size(VIEWER_NS, ROOM) == 2
+        big = {"seq": 0, "pad": "z" * 60_000}
+        sent = 0
+        while realtime.room_size(VIEWER_NS, ROOM) == 2 and sent < 2000:
+            sent += 1
+            realtime.broadcast_fast(VIEWER_NS, ROOM, "event", {**big, "seq": sent})
+            await asyncio.sleep(0)
+            if sent % 20 == 0:
+                await asyncio.sleep(0.01)
+        for _ in range(100):
+            if realtime.room_size(VIEWER_NS, ROOM) == 1:
+                break
+            await asyncio.sleep(0.05)
+        assert realtime.cut_off == 1 and realtime.room_size(VIEWER_NS, ROOM) == 1
+        assert sent < 2000, "the stalled reader was cut off long before the end"
+        await healthy.wait_for_seq(sent)
+        assert healthy.seqs() == list(range(1, sent + 1)), "the others got everything"
+        stalled.close()
+
+        producer = await connect_viewer(
+            server.base_url, await server.producer_token(), namespace="/producer"
+        )
+        standby = "c01"
+        for _ in range(3):
+            ack = await producer.call(
+                "go", {"show_id": SHOW, "standby_cue_id": standby}, namespace="/producer"
+            )
+            standby = ack["data"]["standby_cue_id"]
+        log = await server.node.store.hub.read_log(SHOW)
+        back = await connect_viewer(server.base_url, token)
+        ack = await back.call("join", {"show_id": SHOW, "resume": {"epoch": log.epoch, "seq": 0}})
+        assert ack["data"]["mode"] == "replay"
+        assert ack["data"]["events"] == [e.as_wire() for e in log.events]
+        assert len(log.events) == 4
+        for client in (healthy, producer, back):
+            await client.close()
