@@ -50,14 +50,18 @@ class ShowChannel:
         self._ring.extend(batch.events)
         self.ready.set()
         if previous is not None and previous.epoch == batch.epoch:
-            for event in batch.events:
-                if event.seq > previous.seq:
-                    self._broadcast(event)
+            self._broadcast([e for e in batch.events if e.seq > previous.seq])
         async for tail in self._reader.tail_log(self.show_id, batch.last_pos):
-            for event in tail.events:
-                await self._publish(event)
+            accepted: list[LoggedEvent] = []
+            try:
+                for event in tail.events:
+                    if self._accept(event):
+                        accepted.append(event)
+            finally:
+                self._broadcast(accepted)
 
-    async def _publish(self, event: LoggedEvent) -> None:
+    def _accept(self, event: LoggedEvent) -> bool:
+        """Fold one tailed event into the snapshot; False for a duplicate. Raises on a gap."""
         snapshot = self.snapshot
         if event.epoch != snapshot.epoch:
             if event.seq != 1:
@@ -65,17 +69,20 @@ class ShowChannel:
             snapshot = ShowSnapshot(event.epoch)
             self._ring.clear()
         elif event.seq <= snapshot.seq:
-            return
+            return False
         elif event.seq != snapshot.seq + 1:
             raise RuntimeError(f"log of {self.show_id} skipped to {event.seq}; reloading")
         self._snapshot = snapshot.apply(event)
         self._ring.append(event)
-        self._broadcast(event)
+        return True
 
-    def _broadcast(self, event: LoggedEvent) -> None:
-        self._realtime.broadcast_fast(
-            VIEWER_NS, viewer_room(self.show_id), "event", event.as_wire()
-        )
+    def _broadcast(self, events: list[LoggedEvent]) -> None:
+        """Events that arrived together go out together: one write per viewer for the batch, so
+        a node that fell behind catches up with fewer, larger writes."""
+        if events:
+            self._realtime.broadcast_fast(
+                VIEWER_NS, viewer_room(self.show_id), "event", [event.as_wire() for event in events]
+            )
 
     def catch_up(self, resume: ResumePosition | None) -> dict[str, Any]:
         """What a joining viewer needs: the missed events, or a fresh snapshot."""

@@ -36,15 +36,20 @@ def data_of_packet_size(size: int, seq: int, filler: str) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["one-per-write", "batched"])
 @pytest.mark.parametrize("filler", ["x", "雪☃مرحبا"])
-async def test_every_frame_size_class_arrives_intact(server: RunningServer, filler: str) -> None:
+async def test_every_frame_size_class_arrives_intact(
+    server: RunningServer, filler: str, batched: bool
+) -> None:
     viewers = [await connect_viewer(server.base_url, await server.viewer_token()) for _ in range(3)]
     for viewer in viewers:
         assert (await viewer.call("join", {"show_id": SHOW}))["ok"]
     sizes = [40, 125, 126, 127, 65535, 65536, 65537, 300_000]
     sent = [data_of_packet_size(size, seq, filler) for seq, size in enumerate(sizes, start=1)]
-    for data in sent:
-        server.node.realtime.broadcast_fast(VIEWER_NS, ROOM, "event", data)
+    if batched:
+        server.node.realtime.broadcast_fast(VIEWER_NS, ROOM, "event", sent)
+    for data in [] if batched else sent:
+        server.node.realtime.broadcast_fast(VIEWER_NS, ROOM, "event", [data])
     for viewer in viewers:
         await viewer.wait_for_seq(len(sizes))
         assert viewer.events == sent
@@ -61,7 +66,7 @@ async def test_concurrent_broadcasts_keep_their_order_and_acks_still_flow(
     async def broadcaster(first: int) -> None:
         for seq in range(first, 600, 3):
             order.append(seq)
-            server.node.realtime.broadcast_fast(VIEWER_NS, ROOM, "event", {"seq": seq})
+            server.node.realtime.broadcast_fast(VIEWER_NS, ROOM, "event", [{"seq": seq}])
             await asyncio.sleep(0)
 
     async def pinger() -> None:
@@ -148,7 +153,7 @@ async def test_a_stalled_reader_is_cut_off_at_the_bound_and_resumes_from_the_log
         sent = 0
         while realtime.room_size(VIEWER_NS, ROOM) == 2 and sent < 2000:
             sent += 1
-            realtime.broadcast_fast(VIEWER_NS, ROOM, "event", {**big, "seq": sent})
+            realtime.broadcast_fast(VIEWER_NS, ROOM, "event", [{**big, "seq": sent}])
             await asyncio.sleep(0)
             if sent % 20 == 0:
                 await asyncio.sleep(0.01)
