@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FEATURES = ("overlays", "stage_control", "redpackets")
+FEATURES = ("overlays", "stage_control", "redpackets", "commerce")
 
 
 def imports_of(path: Path) -> set[str]:
