@@ -60,6 +60,7 @@ class Result:
     rss_kib_per_viewer: float
     gen_cpu_s: float
     fire_to_last_ack_ms: float
+    idle_us_per_viewer_s: float
 
 
 def pinned(cpu: int) -> Any:
@@ -305,6 +306,9 @@ async def run_target(target: GalaTarget | BaselineTarget, args: argparse.Namespa
         joined = int((await wait_for_line(loadgen, "READY", args.connect_timeout)).split()[1])
         await asyncio.sleep(1.0)
         rss_after = rss_kib(server.pid)
+        idle_start = cpu_seconds(server.pid)
+        await asyncio.sleep(args.idle_s)
+        idle = (cpu_seconds(server.pid) - idle_start) * 1e6 / args.idle_s / max(1, joined)
         cpu_before = cpu_seconds(server.pid)
         fired_at: dict[int, float] = {}
         start = time.monotonic()
@@ -391,6 +395,12 @@ async def main() -> None:
         help="seconds to wait for late deliveries after the last cue",
     )
     parser.add_argument("--connect-timeout", type=float, default=240.0)
+    parser.add_argument(
+        "--idle-s",
+        type=float,
+        default=25.0,
+        help="seconds of idle viewers measured before the cues (one ping period)",
+    )
     args = parser.parse_args()
     if not 1 <= args.viewers <= MAX_VIEWERS:
         parser.error(f"--viewers must be between 1 and {MAX_VIEWERS}")

@@ -80,6 +80,8 @@ async def test_go_in_the_console_changes_the_viewer_page(
     await arabic_banner.wait_for(state="visible")
     assert await arabic_banner.inner_text() == "مرحبا Welcome [ar]"
     assert await arabic.evaluate("document.documentElement.dir") == "rtl"
+    assert await arabic.locator("#phase").inner_text() == "مباشر"
+    assert await viewer.locator("#phase").inner_text() == "LIVE"
     await console.wait_for_selector('#cues tr.standby[data-cue-id="c02"]')
 
     await console.wait_for_timeout(800)  # past the double-press guard

@@ -11,6 +11,14 @@
   document.documentElement.lang = locale;
   document.documentElement.dir = locale === "ar" ? "rtl" : "ltr";
   var money = new Intl.NumberFormat(locale, { style: "currency", currency: show.currency });
+  var PHASE_TEXT = {
+    en: { pre_show: "Starting soon", live: "LIVE", ended: "Thanks for watching" },
+    zh: { pre_show: "即将开始", live: "直播中", ended: "感谢观看" },
+    ar: { pre_show: "يبدأ قريبًا", live: "مباشر", ended: "شكرًا للمشاهدة" },
+    vi: { pre_show: "Sắp bắt đầu", live: "TRỰC TIẾP", ended: "Cảm ơn bạn đã xem" },
+    fr: { pre_show: "Bientôt en direct", live: "EN DIRECT", ended: "Merci d'avoir regardé" },
+    id: { pre_show: "Segera dimulai", live: "LANGSUNG", ended: "Terima kasih telah menonton" }
+  };
 
   var clockOffsetMs = 0, bestRttMs = Infinity;
   var received = SS.emptyState(null);   /* fold of every event received */
@@ -108,7 +116,7 @@
   function render() {
     var phase = document.getElementById("phase");
     phase.dataset.phase = displayed.show.phase;
-    phase.textContent = { pre_show: "Starting soon", live: "LIVE", ended: "Thanks for watching" }[displayed.show.phase] || "";
+    phase.textContent = (PHASE_TEXT[locale] || PHASE_TEXT.en)[displayed.show.phase] || "";
     SS.LAYERS.forEach(function (layer) {
       var el = document.querySelector('[data-layer="' + layer + '"]');
       var overlay = displayed.layers[layer];
