@@ -341,6 +341,7 @@ async def run_target(target: GalaTarget | BaselineTarget, args: argparse.Namespa
             (rss_after - rss_before) / max(1, joined),
             report["cpu_run_s"],
             last_ack_ms,
+            idle,
         )
     finally:
         await target.close()
@@ -362,7 +363,8 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
     head = (
         f"{'server':16} {'viewers':>7} {'delivered/expected':>19} {'lost':>6} {'dup/ooo':>8} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>8} {'last p50':>9} {'last max':>9} "
-        f"{'CPU us/deliv':>12} {'RSS KiB/viewer':>14} {'gen CPU s':>9}"
+        f"{'CPU us/deliv':>12} {'RSS KiB/viewer':>14} {'idle us/viewer/s':>16} "
+        f"{'gen CPU s':>9}"
     )
     print(head)
     print("-" * len(head))
@@ -373,7 +375,8 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
             f"{pct(r.latencies_ms, 0.5):>7.1f} {pct(r.latencies_ms, 0.99):>7.1f} "
             f"{pct(r.latencies_ms, 1):>8.1f} {pct(r.last_ms, 0.5):>9.1f} "
             f"{pct(r.last_ms, 1):>9.1f} {r.cpu_us_per_delivery:>12.1f} "
-            f"{r.rss_kib_per_viewer:>14.1f} {r.gen_cpu_s:>9.2f}"
+            f"{r.rss_kib_per_viewer:>14.1f} {r.idle_us_per_viewer_s:>16.2f} "
+            f"{r.gen_cpu_s:>9.2f}"
         )
     by_name = {r.name: r for r in results}
     if "gala" in by_name and "python-socketio" in by_name:
