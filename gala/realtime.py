@@ -46,7 +46,6 @@ class Connection:
 
 Handler = Callable[[Connection, Any], Awaitable[Any]]
 Authenticate = Callable[[Any], Identity]
-ConnectionHook = Callable[[Connection], Awaitable[None]]
 
 
 class PayloadTooLarge(BadRequest):
@@ -69,7 +68,6 @@ class Realtime:
         self._max_viewer_buffer_bytes = max_viewer_buffer_bytes
         self._transports: dict[str, Any] = {}
         self.cut_off = 0
-        self._on_disconnect: list[ConnectionHook] = []
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
             transports=["websocket"],
@@ -93,9 +91,6 @@ class Realtime:
 
     def attach(self, app: web.Application) -> None:
         self.sio.attach(app, socketio_path="socket.io")
-
-    def on_disconnect(self, hook: ConnectionHook) -> None:
-        self._on_disconnect.append(hook)
 
     def handle(self, namespace: str, event: str, handler: Handler) -> None:
         async def dispatch(sid: str, *args: Any) -> dict[str, Any]:
@@ -172,11 +167,6 @@ class Realtime:
                 members = self._rooms.get((namespace, room))
                 if members is not None:
                     members.pop(sid, None)
-            for hook in self._on_disconnect:
-                try:
-                    await hook(conn)
-                except Exception:
-                    log.exception("disconnect hook failed")
 
         return disconnect
 
@@ -215,9 +205,6 @@ class Realtime:
         self.cut_off += wire_fanout.write_to_all(
             frames, [conn.transport for conn in members.values()], self._max_viewer_buffer_bytes
         )
-
-    async def send(self, conn: Connection, event: str, data: Any) -> None:
-        await self.sio.emit(event, data, to=conn.sid, namespace=conn.namespace)
 
     async def close(self) -> None:
         for namespace, sid in list(self._connections):

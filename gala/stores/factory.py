@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -28,14 +27,13 @@ class StoreBundle:
     hub: SqliteHubStore | RedisHubStore
     stage: SqliteStageStore | RedisStageStore
     close: Callable[[], Awaitable[None]]
-    raw: Any
 
 
 async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
     if url.startswith("sqlite:///"):
         db = SqliteDatabase(url.removeprefix("sqlite:///"), HUB_SCHEMA + STAGE_SCHEMA)
         await db.open()
-        return StoreBundle("sqlite", SqliteHubStore(db), SqliteStageStore(db), db.close, db)
+        return StoreBundle("sqlite", SqliteHubStore(db), SqliteStageStore(db), db.close)
     client = aioredis.Redis.from_url(
         url, decode_responses=False, max_connections=256, health_check_interval=30
     )
@@ -49,5 +47,4 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
         RedisHubStore(client, redis_prefix),
         RedisStageStore(client, redis_prefix),
         close,
-        client,
     )
