@@ -31,6 +31,8 @@ from typing import Any
 import aiohttp
 import socketio
 
+from tests.support import redis_server
+
 ROOT = Path(__file__).resolve().parent.parent
 SHOW = "bench"
 LOCALES = ("en", "zh", "ar", "vi", "fr", "id")
@@ -149,16 +151,16 @@ def stop(proc: subprocess.Popen[str] | None) -> None:
 
 
 class GalaTarget:
-    name = "gala"
-
-    def __init__(self, workdir: Path, port: int, cues: int) -> None:
+    def __init__(self, workdir: Path, port: int, cues: int, store: str | None = None) -> None:
         self.workdir, self.port, self.cues = workdir, port, cues
+        self.store = store or f"sqlite:///{workdir / 'gala.db'}"
+        self.name = "gala (redis)" if self.store.startswith("redis") else "gala"
         self.base = f"http://127.0.0.1:{port}"
         self.producer: socketio.AsyncClient | None = None
         self.standby = "c0"
 
     async def start(self) -> subprocess.Popen[str]:
-        store = f"sqlite:///{self.workdir / 'gala.db'}"
+        store = self.store
         show = show_file(self.workdir, self.cues)
         subprocess.run(
             [
@@ -273,7 +275,7 @@ class BaselineTarget:
             await self.http.close()
 
 
-async def run_target(target: GalaTarget | BaselineTarget, args: argparse.Namespace) -> Result:
+async def run_target(target: Any, args: argparse.Namespace) -> Result:
     server = loadgen = None
     try:
         server = await target.start()
@@ -328,6 +330,11 @@ async def run_target(target: GalaTarget | BaselineTarget, args: argparse.Namespa
             else:
                 last_viewer.append(float("inf"))
         delivered = sum(len(times) for times in report["recv"])
+        if args.per_cue:
+            print(
+                f"{target.name}: last viewer per cue (ms):",
+                " ".join(f"{ms:.0f}" for ms in last_viewer),
+            )
         return Result(
             target.name,
             joined,
@@ -389,7 +396,11 @@ async def main() -> None:
     parser.add_argument("--viewers", type=int, default=10_000)
     parser.add_argument("--cues", type=int, default=50)
     parser.add_argument("--rate", type=float, default=10.0)
-    parser.add_argument("--servers", default="gala,baseline")
+    parser.add_argument(
+        "--servers",
+        default="gala,baseline",
+        help="comma-separated: gala (SQLite), gala-redis, baseline",
+    )
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument(
         "--grace",
@@ -398,6 +409,9 @@ async def main() -> None:
         help="seconds to wait for late deliveries after the last cue",
     )
     parser.add_argument("--connect-timeout", type=float, default=240.0)
+    parser.add_argument(
+        "--per-cue", action="store_true", help="also print the last viewer's latency of every cue"
+    )
     parser.add_argument(
         "--idle-s",
         type=float,
@@ -414,7 +428,12 @@ async def main() -> None:
     for name in args.servers.split(","):
         with tempfile.TemporaryDirectory(prefix="gala-bench-") as tmp:
             port = 20000 + os.getpid() % 10000
-            target: GalaTarget | BaselineTarget = (
+            if name == "gala-redis":
+                with redis_server() as url:
+                    target = GalaTarget(Path(tmp), port, args.cues, store=url)
+                    results.append(await run_target(target, args))
+                continue
+            target = (
                 GalaTarget(Path(tmp), port, args.cues)
                 if name == "gala"
                 else BaselineTarget(Path(tmp), port, args.cues)
