@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from commerce.redis_store import RedisSaleStore
+from commerce.sqlite_store import SCHEMA as SALE_SCHEMA
+from commerce.sqlite_store import SqliteSaleStore
 from stage_control.redis_store import RedisStageStore
 from stage_control.sqlite_store import SCHEMA as STAGE_SCHEMA
 from stage_control.sqlite_store import SqliteStageStore
@@ -26,25 +29,33 @@ class StoreBundle:
     kind: str
     hub: SqliteHubStore | RedisHubStore
     stage: SqliteStageStore | RedisStageStore
+    sales: SqliteSaleStore | RedisSaleStore
     close: Callable[[], Awaitable[None]]
 
 
 async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
     if url.startswith("sqlite:///"):
-        db = SqliteDatabase(url.removeprefix("sqlite:///"), HUB_SCHEMA + STAGE_SCHEMA)
+        db = SqliteDatabase(url.removeprefix("sqlite:///"), HUB_SCHEMA + STAGE_SCHEMA + SALE_SCHEMA)
         await db.open()
-        return StoreBundle("sqlite", SqliteHubStore(db), SqliteStageStore(db), db.close)
-    client = aioredis.Redis.from_url(
-        url, decode_responses=False, max_connections=256, health_check_interval=30
+        return StoreBundle(
+            "sqlite", SqliteHubStore(db), SqliteStageStore(db), SqliteSaleStore(db), db.close
+        )
+    # A blocking pool: a burst of taps waits for a free connection instead of failing with
+    # MaxConnectionsError (seen with 2,000 concurrent reserves on the default pool).
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=256, timeout=10, health_check_interval=30
     )
+    client = aioredis.Redis(connection_pool=pool, decode_responses=False)
     await client.ping()
 
     async def close() -> None:
         await client.aclose()
+        await pool.aclose()
 
     return StoreBundle(
         "redis",
         RedisHubStore(client, redis_prefix),
         RedisStageStore(client, redis_prefix),
+        RedisSaleStore(client, redis_prefix),
         close,
     )

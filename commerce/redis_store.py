@@ -1,0 +1,100 @@
+"""The Redis adapter of `SaleStore`: each operation is one Lua script (`lua/*.lua`) over the keys of
+the sale's hash slot, so it runs unchanged on Redis Cluster and decides every tap atomically."""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from typing import Any
+
+from redis.asyncio import Redis
+
+from .errors import UnknownSale, refusal
+from .ports import SaleCounts
+from .redis_keys import sale_keys
+from .sale import SCHEDULED, Order, SaleTerms
+
+
+def _script(name: str) -> str:
+    return files(__package__).joinpath("lua", name).read_text(encoding="utf-8")
+
+
+def _order(raw: Any) -> Order:
+    return Order(**json.loads(raw))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisSaleStore:
+    def __init__(self, redis: Redis, prefix: str = "gala") -> None:
+        # redis-py types every reply as a wide union; the adapter knows each reply's shape.
+        self._redis: Any = redis
+        self._prefix = prefix
+        self._reserve = redis.register_script(_script("reserve.lua"))
+        self._pay = redis.register_script(_script("pay.lua"))
+        self._expire = redis.register_script(_script("expire.lua"))
+
+    async def create_sale(self, terms: SaleTerms) -> bool:
+        keys = sale_keys(terms.sale_id, self._prefix)
+        fields = {
+            "status": SCHEDULED,
+            "product_id": terms.product_id,
+            "price": terms.price_minor,
+            "stock": terms.stock,
+            "limit": terms.per_viewer_limit,
+            "opens": terms.opens_at_ms,
+            "closes": "" if terms.closes_at_ms is None else terms.closes_at_ms,
+            "hold_ms": terms.hold_ms,
+            "left": terms.stock,
+            "held": 0,
+            "sold": 0,
+        }
+        created = await self._redis.hsetnx(keys.sale, "stock", terms.stock)
+        if created:
+            await self._redis.hset(keys.sale, mapping=fields)
+        return bool(created)
+
+    async def set_sale_status(self, sale_id: str, status: str) -> None:
+        key = sale_keys(sale_id, self._prefix).sale
+        if not await self._redis.exists(key):
+            raise UnknownSale(f"no sale {sale_id!r}")
+        await self._redis.hset(key, "status", status)
+
+    async def reserve(
+        self, sale_id: str, order_id: str, viewer_id: str, key: str, quantity: int, now_ms: int
+    ) -> Order:
+        k = sale_keys(sale_id, self._prefix)
+        reply = await self._reserve(
+            keys=[k.sale, k.orders, k.keys, k.taken, k.holds],
+            args=[order_id, viewer_id, key, quantity, now_ms],
+        )
+        return self._answer(reply)
+
+    async def pay(self, sale_id: str, order_id: str) -> Order:
+        k = sale_keys(sale_id, self._prefix)
+        return self._answer(await self._pay(keys=[k.sale, k.orders, k.holds], args=[order_id]))
+
+    async def expire(self, sale_id: str, now_ms: int) -> list[Order]:
+        k = sale_keys(sale_id, self._prefix)
+        released = await self._expire(keys=[k.sale, k.orders, k.taken, k.holds], args=[now_ms])
+        return [_order(raw) for raw in released]
+
+    async def counts(self, sale_id: str) -> SaleCounts:
+        raw = await self._redis.hmget(
+            sale_keys(sale_id, self._prefix).sale, ["status", "left", "held", "sold"]
+        )
+        if raw[0] is None:
+            raise UnknownSale(f"no sale {sale_id!r}")
+        return SaleCounts(_text(raw[0]), int(raw[1]), int(raw[2]), int(raw[3]))
+
+    async def orders(self, sale_id: str) -> list[Order]:
+        raw = await self._redis.hvals(sale_keys(sale_id, self._prefix).orders)
+        return sorted((_order(item) for item in raw), key=lambda o: o.id)
+
+    @staticmethod
+    def _answer(reply: list[Any]) -> Order:
+        if _text(reply[0]) == "ok":
+            return _order(reply[1])
+        raise refusal(_text(reply[1]), _text(reply[2]))
