@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from .ledger import Transfer
 from .sale import Order, SaleTerms
 
 
@@ -54,4 +55,30 @@ class SaleStore(Protocol):
 
     async def orders(self, sale_id: str) -> list[Order]:
         """Every order of the sale (for audits and exports)."""
+        ...
+
+
+class LedgerStore(Protocol):
+    async def post(self, transfer: Transfer) -> None:
+        """Apply `transfer` exactly once. SQLite: one transaction. Redis: the two accounts live in
+        different hash slots, so it is a saga of idempotent steps keyed by the transfer id (an
+        intent is logged first, then the debit, then the credit, then the record);
+        `finish_pending` completes whatever a crash interrupted. Posting the same transfer again
+        is a no-op; the same id with another content raises `TransferMismatch`; a guarded source
+        without the funds raises `InsufficientFunds` and nothing moves."""
+        ...
+
+    async def balance(self, account_name: str) -> int: ...
+
+    async def balances(self) -> dict[str, int]:
+        """Every account's balance (for audits)."""
+        ...
+
+    async def transfers(self) -> list[Transfer]:
+        """Every completed transfer (for audits)."""
+        ...
+
+    async def finish_pending(self) -> int:
+        """The sweeper's step: complete every logged transfer a crash left half done (or drop
+        it if its debit never happened). Idempotent; returns how many it completed."""
         ...

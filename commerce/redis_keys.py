@@ -23,3 +23,21 @@ def sale_keys(sale_id: str, prefix: str = "gala") -> SaleKeys:
         taken=f"{tag}:taken",
         holds=f"{tag}:holds",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountKeys:
+    balance: str
+    applied: str
+
+
+def account_keys(account_name: str, prefix: str = "gala") -> AccountKeys:
+    """An account's keys, in the slot `{acct:NAME}`; a wallet's account is its viewer's slot."""
+    tag = f"{prefix}:{{acct:{account_name}}}"
+    return AccountKeys(balance=f"{tag}:balance", applied=f"{tag}:applied")
+
+
+def ledger_index_keys(prefix: str = "gala") -> tuple[str, str, str]:
+    """(intents hash, completed transfers hash, accounts set): single-key structures, each in
+    its own slot, written only by single-key commands."""
+    return f"{prefix}:ledger:intents", f"{prefix}:ledger:transfers", f"{prefix}:ledger:accounts"

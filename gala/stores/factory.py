@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from commerce.redis_ledger import RedisLedgerStore
 from commerce.redis_store import RedisSaleStore
+from commerce.sqlite_ledger import SCHEMA as LEDGER_SCHEMA
+from commerce.sqlite_ledger import SqliteLedgerStore
 from commerce.sqlite_store import SCHEMA as SALE_SCHEMA
 from commerce.sqlite_store import SqliteSaleStore
 from stage_control.redis_store import RedisStageStore
@@ -30,15 +33,23 @@ class StoreBundle:
     hub: SqliteHubStore | RedisHubStore
     stage: SqliteStageStore | RedisStageStore
     sales: SqliteSaleStore | RedisSaleStore
+    ledger: SqliteLedgerStore | RedisLedgerStore
     close: Callable[[], Awaitable[None]]
 
 
 async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
     if url.startswith("sqlite:///"):
-        db = SqliteDatabase(url.removeprefix("sqlite:///"), HUB_SCHEMA + STAGE_SCHEMA + SALE_SCHEMA)
+        db = SqliteDatabase(
+            url.removeprefix("sqlite:///"), HUB_SCHEMA + STAGE_SCHEMA + SALE_SCHEMA + LEDGER_SCHEMA
+        )
         await db.open()
         return StoreBundle(
-            "sqlite", SqliteHubStore(db), SqliteStageStore(db), SqliteSaleStore(db), db.close
+            "sqlite",
+            SqliteHubStore(db),
+            SqliteStageStore(db),
+            SqliteSaleStore(db),
+            SqliteLedgerStore(db),
+            db.close,
         )
     # A blocking pool: a burst of taps waits for a free connection instead of failing with
     # MaxConnectionsError (seen with 2,000 concurrent reserves on the default pool).
@@ -57,5 +68,6 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
         RedisHubStore(client, redis_prefix),
         RedisStageStore(client, redis_prefix),
         RedisSaleStore(client, redis_prefix),
+        RedisLedgerStore(client, redis_prefix),
         close,
     )

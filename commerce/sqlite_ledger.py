@@ -1,0 +1,97 @@
+"""The SQLite adapter of `LedgerStore`: a transfer is one transaction (both legs and the record),
+so nothing is ever half done and `finish_pending` has nothing to finish."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from gala.kernel.storage import SqliteRunner, transaction
+
+from .ledger import NON_NEGATIVE, InsufficientFunds, Transfer, TransferMismatch, kind_of
+
+SCHEMA: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS ledger_transfers (
+        id TEXT PRIMARY KEY, source TEXT NOT NULL, destination TEXT NOT NULL,
+        amount_minor INTEGER NOT NULL CHECK (amount_minor > 0), reason TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS ledger_balances (
+        account TEXT PRIMARY KEY, balance_minor INTEGER NOT NULL)""",
+)
+
+
+class SqliteLedgerStore:
+    def __init__(self, db: SqliteRunner) -> None:
+        self._db = db
+
+    async def post(self, transfer: Transfer) -> None:
+        def post(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                row = conn.execute(
+                    "SELECT id, source, destination, amount_minor, reason "
+                    "FROM ledger_transfers WHERE id = ?",
+                    (transfer.id,),
+                ).fetchone()
+                if row is not None:
+                    if Transfer(*row) != transfer:
+                        raise TransferMismatch(
+                            f"transfer {transfer.id!r} was posted with other content"
+                        )
+                    return
+                balance = _balance(conn, transfer.source)
+                if kind_of(transfer.source) in NON_NEGATIVE and balance < transfer.amount_minor:
+                    raise InsufficientFunds(
+                        f"{transfer.source} holds {balance}, needs {transfer.amount_minor}"
+                    )
+                _add(conn, transfer.source, -transfer.amount_minor)
+                _add(conn, transfer.destination, transfer.amount_minor)
+                conn.execute(
+                    "INSERT INTO ledger_transfers VALUES (?, ?, ?, ?, ?)",
+                    (
+                        transfer.id,
+                        transfer.source,
+                        transfer.destination,
+                        transfer.amount_minor,
+                        transfer.reason,
+                    ),
+                )
+
+        await self._db.run(post)
+
+    async def balance(self, account_name: str) -> int:
+        return await self._db.run(lambda conn: _balance(conn, account_name))
+
+    async def balances(self) -> dict[str, int]:
+        def read(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute(
+                "SELECT account, balance_minor FROM ledger_balances ORDER BY account"
+            )
+            return {row[0]: row[1] for row in rows}
+
+        return await self._db.run(read)
+
+    async def transfers(self) -> list[Transfer]:
+        def read(conn: sqlite3.Connection) -> list[Transfer]:
+            rows = conn.execute(
+                "SELECT id, source, destination, amount_minor, reason "
+                "FROM ledger_transfers ORDER BY id"
+            )
+            return [Transfer(*row) for row in rows]
+
+        return await self._db.run(read)
+
+    async def finish_pending(self) -> int:
+        return 0
+
+
+def _balance(conn: sqlite3.Connection, account_name: str) -> int:
+    row = conn.execute(
+        "SELECT balance_minor FROM ledger_balances WHERE account = ?", (account_name,)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _add(conn: sqlite3.Connection, account_name: str, amount_minor: int) -> None:
+    conn.execute(
+        "INSERT INTO ledger_balances VALUES (?, ?) ON CONFLICT (account) "
+        "DO UPDATE SET balance_minor = balance_minor + excluded.balance_minor",
+        (account_name, amount_minor),
+    )
