@@ -1,12 +1,13 @@
 """The wiring that lets a cue drive features: what executing a cue publishes.
 
 Stage control knows cues, not what they do; this module turns each parsed action of an executed
-cue into the public events of the feature that owns it (overlays today). Sales and drops will plug
-in here, which is why it lives in the hub and not in any one feature.
+cue into the public events of the feature that owns it (overlays, and sales opening or closing).
+Drops will plug in here too, which is why it lives in the hub and not in any one feature.
 """
 
 from __future__ import annotations
 
+from commerce import show_sales
 from gala.kernel.showlog import NewEvent
 from overlays import model as overlays
 from stage_control.model import Cue
@@ -16,7 +17,10 @@ class ShowCueEffects:
     def events_for_cue(self, show_id: str, cue: Cue, program_time_ms: int) -> list[NewEvent]:
         events: list[NewEvent] = []
         for action in cue.actions:
-            events.extend(overlays.events_for(action, program_time_ms))
+            if isinstance(action, show_sales.OpenSale | show_sales.CloseSale):
+                events.extend(show_sales.events_for(show_id, action, program_time_ms))
+            else:
+                events.extend(overlays.events_for(action, program_time_ms))
         return events
 
     def events_for_panic(self, show_id: str, program_time_ms: int) -> list[NewEvent]:

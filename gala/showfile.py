@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from commerce import show_sales
 from gala.kernel.errors import BadRequest
 from gala.kernel.ids import is_valid_id
 from gala.kernel.money import CURRENCY_EXPONENTS
@@ -22,6 +23,8 @@ from overlays import model as overlays
 from stage_control.model import Cue
 
 MAX_CUES = 2000
+
+CueAction = overlays.OverlayAction | show_sales.SaleAction
 
 
 class ShowFileError(BadRequest):
@@ -119,8 +122,12 @@ def parse_show(raw: Mapping[str, Any]) -> ShowDefinition:
         pid: _product_card(pid, table, sponsors, ctx_locales, str(currency))
         for pid, table in _table(raw, "products", "products", optional=True).items()
     }
+    for_sale = {
+        pid: {**cards[pid], **_stock_terms(pid, table)}
+        for pid, table in _table(raw, "products", "products", optional=True).items()
+    }
     ctx = overlays.ActionContext(ctx_locales, str(timezone), cards)
-    cues = _cues(raw.get("cues"), ctx)
+    cues = _cues(raw.get("cues"), ctx, for_sale)
     return ShowDefinition(
         id=str(show_id),
         title=_text(show, "title", "show"),
@@ -135,7 +142,9 @@ def parse_show(raw: Mapping[str, Any]) -> ShowDefinition:
     )
 
 
-def _cues(raw: Any, ctx: overlays.ActionContext) -> tuple[Cue, ...]:
+def _cues(
+    raw: Any, ctx: overlays.ActionContext, for_sale: Mapping[str, Mapping[str, Any]]
+) -> tuple[Cue, ...]:
     if not isinstance(raw, list) or not 0 < len(raw) <= MAX_CUES:
         raise ShowFileError(f"cues must be a list of 1 to {MAX_CUES} [[cues]] tables")
     seen: set[str] = set()
@@ -151,13 +160,16 @@ def _cues(raw: Any, ctx: overlays.ActionContext) -> tuple[Cue, ...]:
         actions_raw = table.get("actions", [])
         if not isinstance(actions_raw, list):
             raise ShowFileError(f"{where}.actions must be a list of tables")
-        actions = []
+        actions: list[CueAction] = []
         for a_index, action in enumerate(actions_raw):
             if not isinstance(action, Mapping):
                 raise ShowFileError(f"{where}.actions[{a_index}] must be a table")
             try:
-                actions.append(overlays.parse_action(action, ctx))
-            except overlays.ActionError as error:
+                if action.get("do") in show_sales.ACTION_KINDS:
+                    actions.append(show_sales.parse_sale_action(action, for_sale))
+                else:
+                    actions.append(overlays.parse_action(action, ctx))
+            except (overlays.ActionError, show_sales.SaleActionError) as error:
                 raise ShowFileError(f"{where}.actions[{a_index}]: {error.message}") from None
         cues.append(
             Cue(
@@ -174,8 +186,13 @@ def _cues(raw: Any, ctx: overlays.ActionContext) -> tuple[Cue, ...]:
     return tuple(cues)
 
 
-def describe_action(action: overlays.OverlayAction) -> str:
+def describe_action(action: CueAction) -> str:
     """A one-line description of an action for the console's cue list."""
+    if isinstance(action, show_sales.OpenSale):
+        window = f" for {action.duration_ms // 1000} s" if action.duration_ms else ""
+        return f"open the sale of '{action.product_id}'{window}"
+    if isinstance(action, show_sales.CloseSale):
+        return f"close the sale of '{action.product_id}'"
     if isinstance(action, overlays.ShowOverlay):
         return f"show {action.overlay.get('kind')} '{action.overlay.get('id')}' on {action.layer}"
     if isinstance(action, overlays.StartCountdown):
@@ -216,9 +233,6 @@ def _product_card(
     price = table.get("price_minor")
     if type(price) is not int or price <= 0:
         raise ShowFileError(f"{where}.price_minor must be a positive integer (minor units)")
-    stock = table.get("stock", 0)
-    if type(stock) is not int or stock < 0:
-        raise ShowFileError(f"{where}.stock must be a non-negative integer")
     ctx = overlays.ActionContext(locales, "UTC")
     try:
         name = overlays.localized_text({**table, "do": where}, "name", ctx)
@@ -240,6 +254,18 @@ def _product_card(
     if description is not None:
         card["description"] = description
     return card
+
+
+def _stock_terms(product_id: str, table: Mapping[str, Any]) -> dict[str, int]:
+    """The product's stock and per-viewer limit: private until a sale opens."""
+    where = f"products.{product_id}"
+    stock = table.get("stock", 0)
+    if type(stock) is not int or stock < 0:
+        raise ShowFileError(f"{where}.stock must be a non-negative integer")
+    limit = table.get("per_viewer_limit", 1)
+    if type(limit) is not int or not 1 <= limit <= 1000:
+        raise ShowFileError(f"{where}.per_viewer_limit must be a whole number from 1 to 1000")
+    return {"stock": stock, "per_viewer_limit": limit}
 
 
 def _table(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from commerce import show_sales
 from gala.kernel.showlog import LoggedEvent
 from overlays import model as overlays
 from stage_control import model as stage
@@ -20,6 +21,7 @@ class ShowSnapshot:
     seq: int = 0
     phase: stage.ShowPhase = field(default_factory=stage.ShowPhase)
     screen: overlays.Screen = field(default_factory=overlays.Screen)
+    sales: show_sales.SalesBoard = field(default_factory=show_sales.SalesBoard)
 
     def apply(self, event: LoggedEvent) -> ShowSnapshot:
         if event.epoch != self.epoch:
@@ -31,6 +33,7 @@ class ShowSnapshot:
             seq=event.seq,
             phase=stage.fold(self.phase, event.type, event.data),
             screen=overlays.fold(self.screen, event.type, event.data),
+            sales=show_sales.fold(self.sales, event.type, event.data),
         )
 
     def as_wire(self) -> dict[str, Any]:
@@ -39,6 +42,7 @@ class ShowSnapshot:
             "seq": self.seq,
             "show": self.phase.as_wire(),
             "layers": self.screen.as_wire(),
+            "sales": self.sales.as_wire(),
         }
 
 
@@ -49,4 +53,8 @@ def fold_all(epoch: str, events: list[LoggedEvent]) -> ShowSnapshot:
     return snapshot
 
 
-PUBLIC_EVENT_TYPES: tuple[str, ...] = (stage.SHOW_PHASE_EVENT, *overlays.EVENT_TYPES)
+PUBLIC_EVENT_TYPES: tuple[str, ...] = (
+    stage.SHOW_PHASE_EVENT,
+    *overlays.EVENT_TYPES,
+    *show_sales.EVENT_TYPES,
+)

@@ -120,6 +120,7 @@ def show_toml(show_id: str = "test-show", cues: int = 30) -> str:
         'sponsor = "acme"',
         "price_minor = 12990",
         "stock = 100",
+        "per_viewer_limit = 2",
         'image = "/static/demo/products/aurora-x5.svg"',
         "name = { " + ", ".join(f'{k} = "Widget {k}"' for k in LOCALES) + " }",
         "",
@@ -137,6 +138,8 @@ def show_toml(show_id: str = "test-show", cues: int = 30) -> str:
         '{ do = "layer.clear", layer = "product_card" }',
         '{ do = "countdown.start", id = "cd2", label = "Midnight", until = "00:00" }',
         '{ do = "stage.clear" }',
+        '{ do = "sale.open", product = "widget", duration_ms = 600000 }',
+        '{ do = "sale.close", product = "widget" }',
     ]
     for index in range(cues):
         lines += [

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import socketio
 
+from commerce.show_sales import SalesBoard
 from gala.kernel.showlog import LoggedEvent
 from gala.snapshot import PUBLIC_EVENT_TYPES, ShowSnapshot
 from overlays.model import Screen
@@ -23,7 +24,11 @@ VIEWERS = 200
 
 def snapshot_from_wire(wire: dict[str, Any]) -> ShowSnapshot:
     return ShowSnapshot(
-        wire["epoch"], wire["seq"], ShowPhase(**wire["show"]), Screen(dict(wire["layers"]))
+        wire["epoch"],
+        wire["seq"],
+        ShowPhase(**wire["show"]),
+        Screen(dict(wire["layers"])),
+        SalesBoard(dict(wire["sales"])),
     )
 
 
@@ -127,6 +132,7 @@ async def test_thirty_cues_reach_200_viewers_exactly_once_in_order(server: Runni
                     "seq": 0,
                     "show": ShowPhase().as_wire(),
                     "layers": Screen().as_wire(),
+                "sales": {},
                 },
                 log,
             )
@@ -173,6 +179,7 @@ async def test_snapshot_plus_events_equals_fresh_snapshot_for_phase_changes(
             "seq": 0,
             "show": ShowPhase().as_wire(),
             "layers": Screen().as_wire(),
+                "sales": {},
         }
         assert fold_wire(empty, new_epoch) == resumed["snapshot"]
         assert after_end["ok"]
