@@ -32,6 +32,7 @@ class SaleActionError(BadRequest):
 @dataclass(frozen=True, slots=True)
 class OpenSale:
     product_id: str
+    sponsor_id: str
     price_minor: int
     currency: str
     stock: int
@@ -73,6 +74,7 @@ def parse_sale_action(
         raise SaleActionError(f"sale.open: product {product_id!r} needs a per_viewer_limit")
     return OpenSale(
         product_id,
+        str(product["sponsor"]["id"]),
         int(product["price_minor"]),
         str(product["currency"]),
         stock,
@@ -94,6 +96,7 @@ def events_for(show_id: str, action: SaleAction, program_time_ms: int) -> list[N
     data = {
         "sale_id": sale_id_for(show_id, action.product_id, program_time_ms),
         "product_id": action.product_id,
+        "sponsor_id": action.sponsor_id,
         "price_minor": action.price_minor,
         "currency": action.currency,
         "stock": action.stock,

@@ -30,6 +30,7 @@ from gala.showfile import load_show_file
 from gala.stores.factory import open_store
 
 DEMO_PRODUCER = "producer"
+DEMO_WALLET_GRANT_MINOR = 1_000_000  # every demo viewer starts with 10,000.00 of the show's money
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,7 +122,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     password = secrets.token_urlsafe(9)
     asyncio.run(_put_account(settings.store_url, DEMO_PRODUCER, password, PRODUCER))
-    asyncio.run(serve(settings, demo_login=(DEMO_PRODUCER, password)))
+    demo = settings.replace(demo_wallet_grant_minor=DEMO_WALLET_GRANT_MINOR)
+    asyncio.run(serve(demo, demo_login=(DEMO_PRODUCER, password)))
     return 0
 
 

@@ -71,6 +71,7 @@ async def viewer_token(request: web.Request) -> web.Response:
             pass
     ttl = node.settings.viewer_token_ttl_s
     token = node.issue_token(Identity(viewer_id, VIEWER), ttl)
+    await node.purchases.grant_demo_balance(viewer_id, node.settings.demo_wallet_grant_minor)
     return json_response(ok({"token": token, "viewer_id": viewer_id, "expires_in_s": ttl}))
 
 

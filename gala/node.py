@@ -11,6 +11,7 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 
+from commerce.service import PurchaseService
 from gala.auth import Identity, TokenSigner
 from gala.cue_effects import ShowCueEffects
 from gala.kernel.clock import Clock
@@ -35,6 +36,7 @@ class Node:
     stage: StageService
     realtime: Realtime
     node_id: str
+    purchases: PurchaseService
     runtimes: dict[str, ShowRuntime] = field(default_factory=dict)
 
     @classmethod
@@ -54,7 +56,10 @@ class Node:
             raise
         node_id = settings.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
         stage = StageService(store.stage, shows, ShowCueEffects(), clock)
-        node = cls(settings, clock, store, TokenSigner(secret), shows, stage, realtime, node_id)
+        purchases = PurchaseService(store.sales, store.ledger, clock)
+        node = cls(
+            settings, clock, store, TokenSigner(secret), shows, stage, realtime, node_id, purchases
+        )
         for show in shows.all():
             runtime = ShowRuntime(
                 show.id,
@@ -67,10 +72,11 @@ class Node:
                 clock=clock,
                 replay_window=settings.replay_window,
                 presence_interval_s=settings.presence_interval_s,
+                purchases=purchases,
             )
             node.runtimes[show.id] = runtime
             runtime.start()
-        SocketHandlers(realtime, shows, node.runtime, stage, clock).register()
+        SocketHandlers(realtime, shows, node.runtime, stage, clock, purchases).register()
         log.info(
             "node %s serving %d show(s) on the %s store", node_id, len(node.runtimes), store.kind
         )

@@ -20,6 +20,8 @@ CLIENT_MESSAGES: dict[tuple[str, str], tuple[str, ...]] = {
     ("/", "join"): ("viewer", "producer"),
     ("/", "leave"): ("viewer", "producer"),
     ("/", "time"): ("viewer", "producer"),
+    ("/", "buy"): ("viewer",),
+    ("/", "wallet"): ("viewer",),
     ("/producer", "console:join"): ("producer",),
     ("/producer", "go"): ("producer",),
     ("/producer", "standby"): ("producer",),

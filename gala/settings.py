@@ -29,6 +29,7 @@ class Settings:
     viewer_token_ttl_s: int = 30 * 24 * 3600
     producer_token_ttl_s: int = 12 * 3600
     presence_interval_s: float = 1.0
+    demo_wallet_grant_minor: int = 0
     log_level: str = "INFO"
 
     def replace(self, **changes: object) -> Settings:

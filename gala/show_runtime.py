@@ -4,7 +4,8 @@
 - the stage watcher: on every stage change, push the console state to producers and re-arm the
   cue clock, which executes pre-wait and auto-follow timers on the server (every node arms it;
   the store's compare-and-set lets exactly one execute each timer);
-- presence: report this node's viewers and operators, push the totals to the consoles.
+- presence: report this node's viewers and operators, push the totals to the consoles;
+- the sweeper: release expired holds of the show's sales, finish interrupted ledger transfers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import logging
 from typing import Any
 
+from commerce.service import PurchaseService
 from gala.fanout import ShowChannel, viewer_room
 from gala.kernel.clock import Clock
 from gala.ports import Presence, ShowLogReader
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 AUDIT_IN_STATE = 30
 STAGE_WAIT_S = 2.0
+SWEEP_INTERVAL_S = 1.0
 
 
 def console_room(show_id: str) -> str:
@@ -45,6 +48,7 @@ class ShowRuntime:
         clock: Clock,
         replay_window: int,
         presence_interval_s: float,
+        purchases: PurchaseService,
     ) -> None:
         self.show_id = show_id
         self.channel = ShowChannel(show_id, reader, realtime, replay_window)
@@ -56,6 +60,7 @@ class ShowRuntime:
         self._realtime = realtime
         self._clock = clock
         self._presence_interval_s = presence_interval_s
+        self._purchases = purchases
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -64,6 +69,7 @@ class ShowRuntime:
             asyncio.create_task(supervise(f"{name} fan-out", self.channel.run)),
             asyncio.create_task(supervise(f"{name} stage watcher", self._watch_stage)),
             asyncio.create_task(supervise(f"{name} presence", self._report_presence)),
+            asyncio.create_task(supervise(f"{name} sweeper", self._sweep)),
         ]
 
     async def stop(self) -> None:
@@ -120,6 +126,17 @@ class ShowRuntime:
                     "console:state",
                     await self.console_state(),
                 )
+
+    def sale_ids(self) -> list[str]:
+        if not self.channel.ready.is_set():
+            return []
+        return [sale["sale_id"] for sale in self.channel.snapshot.sales.sales.values()]
+
+    async def _sweep(self) -> None:
+        """Release expired holds and finish interrupted transfers, once a second."""
+        while True:
+            await self._purchases.sweep(self.sale_ids())
+            await asyncio.sleep(SWEEP_INTERVAL_S)
 
     async def _report_presence(self) -> None:
         while True:

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from commerce.sale import SaleNotOpen
+from commerce.service import PurchaseService, order_wire
+from gala.auth import VIEWER, require_role
 from gala.fanout import viewer_room
 from gala.kernel.clock import Clock
 from gala.protocol import BadField, int_field, payload_dict, required_id, resume_field
@@ -27,18 +30,22 @@ class SocketHandlers:
         runtimes: Callable[[str], ShowRuntime],
         stage: StageService,
         clock: Clock,
+        purchases: PurchaseService,
     ) -> None:
         self._realtime = realtime
         self._shows = shows
         self._runtimes = runtimes
         self._stage = stage
         self._clock = clock
+        self._purchases = purchases
 
     def register(self) -> None:
         on = self._realtime.handle
         on(VIEWER_NS, "join", self.join)
         on(VIEWER_NS, "leave", self.leave)
         on(VIEWER_NS, "time", self.time)
+        on(VIEWER_NS, "buy", self.buy)
+        on(VIEWER_NS, "wallet", self.wallet)
         on(PRODUCER_NS, "time", self.time)
         on(PRODUCER_NS, "console:join", self.console_join)
         on(PRODUCER_NS, "go", self.go)
@@ -74,6 +81,36 @@ class SocketHandlers:
         server_ms - (t0 + t3) / 2 from the time t3 it received the ack."""
         client_ms = int_field(payload_dict(payload), "t0", 0, 2**53)
         return {"t0": client_ms, "server_ms": self._clock.now_ms()}
+
+    async def buy(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        """Buy the product from the wallet, in one tap (docs/protocol.md, `buy`)."""
+        body = payload_dict(payload)
+        viewer = require_role(conn.identity, VIEWER)
+        show = self._shows.get(required_id(body, "show_id"))
+        product_id = required_id(body, "product_id")
+        runtime = self._runtimes(show.id)
+        await runtime.channel.ready.wait()
+        sale = runtime.channel.snapshot.sales.sales.get(product_id)
+        if sale is None:
+            raise SaleNotOpen("this product is not on sale")
+        purchase = await self._purchases.buy(
+            sale, viewer.subject, body.get("key"), body.get("quantity")
+        )
+        return {
+            "order": order_wire(purchase.order),
+            "balance_minor": purchase.balance_minor,
+            "currency": show.currency,
+        }
+
+    async def wallet(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        viewer = require_role(conn.identity, VIEWER)
+        show = self._shows.get(required_id(payload_dict(payload), "show_id"))
+        runtime = self._runtimes(show.id)
+        await runtime.channel.ready.wait()
+        return {
+            "currency": show.currency,
+            **await self._purchases.wallet(viewer.subject, runtime.sale_ids()),
+        }
 
     # --- producers ---------------------------------------------------------------------------
 

@@ -28,6 +28,8 @@ from gala.ports import Account
 from gala.settings import Settings
 
 IN_CI = os.environ.get("CI") == "true"
+SHOP_SHOW = "shop-show"
+SHOP_PRICE = 12_990
 LOCALES = ("en", "zh", "ar", "vi", "fr", "id")
 
 
@@ -156,6 +158,49 @@ def show_toml(show_id: str = "test-show", cues: int = 30) -> str:
 def write_show(directory: Path, show_id: str = "test-show", cues: int = 30) -> str:
     path = directory / f"{show_id}.toml"
     path.write_text(show_toml(show_id, cues), encoding="utf-8")
+    return str(path)
+
+
+def shop_show(tmp_path: Path) -> str:
+    name = "{ " + ", ".join(f'{loc} = "Widget {loc}"' for loc in LOCALES) + " }"
+    path = tmp_path / "shop.toml"
+    path.write_text(
+        "\n".join(
+            [
+                "[show]",
+                f'id = "{SHOP_SHOW}"',
+                'title = "Shop"',
+                'currency = "CNY"',
+                f"locales = {list(LOCALES)!r}".replace("'", '"'),
+                "",
+                "[sponsors.acme]",
+                'name = "Acme"',
+                "",
+                "[products.widget]",
+                'sponsor = "acme"',
+                f"price_minor = {SHOP_PRICE}",
+                "stock = 10",
+                "per_viewer_limit = 2",
+                f"name = {name}",
+                "",
+                "[[cues]]",
+                'id = "c1"',
+                'label = "Reveal"',
+                'actions = [{ do = "product.show", product = "widget" }]',
+                "",
+                "[[cues]]",
+                'id = "c2"',
+                'label = "Open the sale"',
+                'actions = [{ do = "sale.open", product = "widget", duration_ms = 600000 }]',
+                "",
+                "[[cues]]",
+                'id = "c3"',
+                'label = "Close the sale"',
+                'actions = [{ do = "sale.close", product = "widget" }]',
+                "",
+            ]
+        )
+    )
     return str(path)
 
 

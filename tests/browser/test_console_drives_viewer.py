@@ -14,7 +14,14 @@ import pytest
 from gala.auth import PRODUCER, hash_password
 from gala.ports import Account
 from gala.settings import Settings
-from tests.support import RunningServer, running_server, write_show
+from tests.support import (
+    SHOP_SHOW,
+    RunningServer,
+    connect_viewer,
+    running_server,
+    shop_show,
+    write_show,
+)
 
 SHOW = "test-show"
 
@@ -110,3 +117,49 @@ async def test_go_in_the_console_changes_the_viewer_page(
     assert errors == []
     for page in (viewer, arabic, console):
         await page.context.close()
+
+
+async def test_a_viewer_buys_the_product_on_stage_with_one_tap(
+    browser: Any, tmp_path: Path
+) -> None:
+    settings = Settings(
+        store_url=f"sqlite:///{tmp_path / 'gala.db'}",
+        show_files=(shop_show(tmp_path),),
+        demo_wallet_grant_minor=30_000,
+    )
+    async with running_server(settings) as server:
+        producer = await connect_viewer(
+            server.base_url, await server.producer_token(), namespace="/producer"
+        )
+        page = await (
+            await browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+        ).new_page()
+        await page.goto(f"{server.base_url}/watch/{SHOP_SHOW}")
+        await page.wait_for_selector('#conn[data-state="live"]')
+        await page.wait_for_selector("#wallet:not([hidden])")
+        assert "CN¥300.00" in await page.locator("#wallet").inner_text()
+
+        async def go(cue: str) -> None:
+            ack = await producer.call(
+                "go", {"show_id": SHOP_SHOW, "standby_cue_id": cue}, namespace="/producer"
+            )
+            assert ack["ok"], ack
+
+        await go("c1")
+        button = page.locator(".buy-button")
+        await button.wait_for(state="visible")
+        assert await button.inner_text() == "Coming soon" and await button.is_disabled()
+        await go("c2")
+        await page.wait_for_selector('.buy-button[data-state="buy"]')
+        await button.click()
+        toast = page.locator("#toast")
+        await toast.wait_for(state="visible")
+        assert (await toast.inner_text()).startswith("Bought!")
+        await page.wait_for_function(
+            "document.getElementById('wallet').textContent.includes('(1)')"
+        )
+        assert "CN¥170.10" in await page.locator("#wallet").inner_text()
+        await go("c3")
+        await page.wait_for_selector('.buy-button[data-state="ended"]')
+        await page.context.close()
+        await producer.close()

@@ -132,7 +132,7 @@ async def test_thirty_cues_reach_200_viewers_exactly_once_in_order(server: Runni
                     "seq": 0,
                     "show": ShowPhase().as_wire(),
                     "layers": Screen().as_wire(),
-                "sales": {},
+                    "sales": {},
                 },
                 log,
             )
@@ -179,7 +179,7 @@ async def test_snapshot_plus_events_equals_fresh_snapshot_for_phase_changes(
             "seq": 0,
             "show": ShowPhase().as_wire(),
             "layers": Screen().as_wire(),
-                "sales": {},
+            "sales": {},
         }
         assert fold_wire(empty, new_epoch) == resumed["snapshot"]
         assert after_end["ok"]

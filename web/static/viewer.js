@@ -11,6 +11,17 @@
   document.documentElement.lang = locale;
   document.documentElement.dir = locale === "ar" ? "rtl" : "ltr";
   var money = new Intl.NumberFormat(locale, { style: "currency", currency: show.currency });
+  var BUY_TEXT = {
+    en: { soon: "Coming soon", buy: "Buy now", ended: "Sale ended", sold_out: "Sold out", limit: "Limit reached", bought: "Bought!", funds: "Not enough in your wallet", wallet: "Wallet", orders: "My orders" },
+    zh: { soon: "即将开售", buy: "立即购买", ended: "已结束", sold_out: "已售罄", limit: "已达限购", bought: "购买成功！", funds: "钱包余额不足", wallet: "钱包", orders: "我的订单" },
+    ar: { soon: "قريبًا", buy: "اشترِ الآن", ended: "انتهى البيع", sold_out: "نفدت الكمية", limit: "بلغت الحد", bought: "تم الشراء!", funds: "رصيد المحفظة غير كافٍ", wallet: "المحفظة", orders: "طلباتي" },
+    vi: { soon: "Sắp mở bán", buy: "Mua ngay", ended: "Đã kết thúc", sold_out: "Hết hàng", limit: "Đã đạt giới hạn", bought: "Đã mua!", funds: "Ví không đủ tiền", wallet: "Ví", orders: "Đơn của tôi" },
+    fr: { soon: "Bientôt", buy: "Acheter", ended: "Vente terminée", sold_out: "Épuisé", limit: "Limite atteinte", bought: "Acheté !", funds: "Solde insuffisant", wallet: "Portefeuille", orders: "Mes commandes" },
+    id: { soon: "Segera", buy: "Beli sekarang", ended: "Penjualan berakhir", sold_out: "Habis", limit: "Batas tercapai", bought: "Berhasil dibeli!", funds: "Saldo dompet kurang", wallet: "Dompet", orders: "Pesanan saya" }
+  };
+  var T = BUY_TEXT[locale] || BUY_TEXT.en;
+  var saleUi = {};          /* sale_id -> "sold_out" | "limit": what a tap taught us */
+  var wallet = { balance_minor: null, orders: [] };
   var PHASE_TEXT = {
     en: { pre_show: "Starting soon", live: "LIVE", ended: "Thanks for watching" },
     zh: { pre_show: "即将开始", live: "直播中", ended: "感谢观看" },
@@ -78,6 +89,7 @@
     socket.emit("join", { show_id: show.id, resume: sequencer.position() }, function (ack) {
       if (!ack || !ack.ok) { setTimeout(join, 1000); return; }
       sequencer.joined(ack.data);
+      loadWallet();
     });
   }
 
@@ -109,6 +121,7 @@
     }
     if (changed) render();
     renderCountdown();
+    renderBuy();
   }
 
   function setConn(state) { document.getElementById("conn").dataset.state = state; }
@@ -126,6 +139,7 @@
       if (overlay) draw(el, overlay);
     });
     renderCountdown();
+    renderBuy();
   }
 
   function node(tag, cls, content) {
@@ -153,9 +167,85 @@
       info.append(node("p", "product-sponsor", p.sponsor.name), node("p", "product-name", text(p.name)));
       if (p.description) info.append(node("p", "product-desc", text(p.description)));
       info.append(node("p", "product-price", money.format(p.price_minor / Math.pow(10, show.currency_exponent))));
+      var button = node("button", "buy-button");
+      button.type = "button";
+      button.dataset.productId = p.id;
+      button.addEventListener("click", function () { tapBuy(p.id, button); });
+      info.append(button);
       card.append(pic, info);
       el.append(card);
     }
+  }
+
+  function formatMoney(minor) { return money.format(minor / Math.pow(10, show.currency_exponent)); }
+
+  /* The Buy button follows the sale as the picture shows it, the server's clock for its window,
+     and what the last tap answered. The server decides every tap whatever the button shows. */
+  function renderBuy() {
+    var button = document.querySelector(".buy-button");
+    if (!button || button.dataset.busy) return;
+    var sale = displayed.sales[button.dataset.productId], now = serverNow(), state;
+    if (!sale || now < sale.opens_at_ms) state = "soon";
+    else if (sale.status !== "open" || (sale.closes_at_ms !== null && now >= sale.closes_at_ms)) state = "ended";
+    else state = saleUi[sale.sale_id] || "buy";
+    button.dataset.state = state;
+    button.disabled = state !== "buy";
+    button.textContent = T[state];
+  }
+
+  function toast(message, isError) {
+    var el = document.getElementById("toast");
+    el.textContent = message;
+    el.className = "toast" + (isError ? " error" : "");
+    el.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(function () { el.hidden = true; }, 2500);
+  }
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return "tap-" + crypto.randomUUID();
+    return "tap-" + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
+  }
+
+  function tapBuy(productId, button) {
+    var sale = displayed.sales[productId];
+    if (!sale || !socket) return;
+    var key = newKey();
+    button.dataset.busy = "1";
+    button.disabled = true;
+    socket.emit("buy", { show_id: show.id, product_id: productId, quantity: 1, key: key }, function (ack) {
+      delete button.dataset.busy;
+      if (ack && ack.ok) {
+        wallet.balance_minor = ack.data.balance_minor;
+        wallet.orders.push(ack.data.order);
+        toast(T.bought + " −" + formatMoney(ack.data.order.amount_minor), false);
+      } else {
+        var code = ack && ack.error ? ack.error.code : "error";
+        if (code === "sold_out") saleUi[sale.sale_id] = "sold_out";
+        if (code === "limit_reached") saleUi[sale.sale_id] = "limit";
+        toast(code === "insufficient_funds" ? T.funds : (T[code === "limit_reached" ? "limit" : code] || ack.error.message), true);
+      }
+      renderWallet();
+      renderBuy();
+    });
+  }
+
+  function loadWallet() {
+    socket.emit("wallet", { show_id: show.id }, function (ack) {
+      if (ack && ack.ok) { wallet = ack.data; renderWallet(); }
+    });
+  }
+
+  function renderWallet() {
+    var el = document.getElementById("wallet");
+    if (wallet.balance_minor === null) { el.hidden = true; return; }
+    el.hidden = false;
+    el.textContent = T.wallet + " " + formatMoney(wallet.balance_minor) + " · " + T.orders + " (" + wallet.orders.length + ")";
+    var list = document.getElementById("orders");
+    list.replaceChildren();
+    wallet.orders.forEach(function (o) {
+      list.append(node("li", "", o.quantity + " × " + formatMoney(o.amount_minor / o.quantity) + " · " + o.state));
+    });
   }
 
   function renderCountdown() {
@@ -180,6 +270,9 @@
     }
   }
 
+  document.getElementById("wallet").addEventListener("click", function () {
+    var list = document.getElementById("orders"); list.hidden = !list.hidden;
+  });
   window.galaViewer = { state: function () { return { received: received, displayed: displayed, offset_ms: clockOffsetMs }; } };
   startStream();
   setInterval(tick, 100);

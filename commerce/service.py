@@ -1,0 +1,150 @@
+"""Purchase use cases: a viewer's tap on Buy, paid from the wallet in the same tap; the wallet;
+the sweeper step. Load, decide (the rules run inside the stores, atomically), save, answer.
+
+A tap is a saga of idempotent steps keyed by the order id, which is derived from the viewer and
+the page's idempotency key, so a retry replays the same steps:
+
+1. reserve the units in the sale's slot (or get the order this key already made);
+2. move the price from the viewer's wallet to the sponsor's revenue (`order/ID/pay`);
+3. mark the order paid. If its hold expired in between, the payment is refunded
+   (`order/ID/refund`).
+
+A tap without the money is refused before any stock is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gala.kernel.clock import Clock
+from gala.kernel.errors import BadRequest
+
+from . import sale as rules
+from .ledger import InsufficientFunds, Transfer, account, transfer_id
+from .ports import LedgerStore, SaleStore
+from .show_sales import terms_of
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+DEMO_GRANT = account("external", "demo-grant")
+
+
+class BadKey(BadRequest):
+    code = "bad_key"
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    order: rules.Order
+    balance_minor: int
+
+
+def order_id_for(sale_id: str, viewer_id: str, key: str) -> str:
+    digest = hashlib.sha256(f"{sale_id}\n{viewer_id}\n{key}".encode()).hexdigest()[:24]
+    return f"o-{digest}"
+
+
+class PurchaseService:
+    def __init__(self, sales: SaleStore, ledger: LedgerStore, clock: Clock) -> None:
+        self._sales = sales
+        self._ledger = ledger
+        self._clock = clock
+        self._statuses: dict[str, str] = {}
+
+    async def sync_sale(self, sale: Mapping[str, Any]) -> None:
+        """Make the sale store agree with the show log about this sale (idempotent; cached)."""
+        sale_id, status = sale["sale_id"], sale["status"]
+        if self._statuses.get(sale_id) == status:
+            return
+        await self._sales.create_sale(terms_of(sale))
+        await self._sales.set_sale_status(sale_id, status)
+        self._statuses[sale_id] = status
+
+    async def buy(
+        self, sale: Mapping[str, Any], viewer_id: str, key: Any, quantity: Any
+    ) -> Purchase:
+        if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
+            raise BadKey("key must be 8 to 64 letters, digits, '-' or '_'")
+        await self.sync_sale(sale)
+        sale_id = sale["sale_id"]
+        order_id = order_id_for(sale_id, viewer_id, key)
+        wallet = account("wallet", viewer_id)
+        if type(quantity) is not int or not 1 <= quantity <= sale["per_viewer_limit"]:
+            raise rules.BadQuantity(
+                f"quantity must be a whole number from 1 to {sale['per_viewer_limit']}"
+            )
+        if quantity * sale["price_minor"] > await self._ledger.balance(wallet):
+            known = [o for o in await self._sales.orders(sale_id) if o.id == order_id]
+            if not known:
+                raise InsufficientFunds("your wallet does not hold enough for this order")
+        order = await self._sales.reserve(
+            sale_id, order_id, viewer_id, key, quantity, self._clock.now_ms()
+        )
+        if order.state == rules.HELD:
+            order = await self._pay_from_wallet(sale, order)
+        return Purchase(order, await self._ledger.balance(wallet))
+
+    async def _pay_from_wallet(self, sale: Mapping[str, Any], order: rules.Order) -> rules.Order:
+        wallet = account("wallet", order.viewer_id)
+        revenue = account("revenue", sale["sponsor_id"])
+        await self._ledger.post(
+            Transfer(
+                transfer_id("order", order.id, "pay"), wallet, revenue, order.amount_minor, "order"
+            )
+        )
+        try:
+            return await self._sales.pay(sale["sale_id"], order.id)
+        except rules.HoldExpired:
+            await self._ledger.post(
+                Transfer(
+                    transfer_id("order", order.id, "refund"),
+                    revenue,
+                    wallet,
+                    order.amount_minor,
+                    "refund",
+                )
+            )
+            raise
+
+    async def wallet(self, viewer_id: str, sale_ids: list[str]) -> dict[str, Any]:
+        orders = []
+        for sale_id in sale_ids:
+            orders += [o for o in await self._sales.orders(sale_id) if o.viewer_id == viewer_id]
+        return {
+            "balance_minor": await self._ledger.balance(account("wallet", viewer_id)),
+            "orders": [order_wire(o) for o in orders],
+        }
+
+    async def grant_demo_balance(self, viewer_id: str, amount_minor: int) -> None:
+        """Demo mode only: a starting balance, once per viewer."""
+        if amount_minor > 0:
+            await self._ledger.post(
+                Transfer(
+                    transfer_id("grant", viewer_id, "demo"),
+                    DEMO_GRANT,
+                    account("wallet", viewer_id),
+                    amount_minor,
+                    "demo grant",
+                )
+            )
+
+    async def sweep(self, sale_ids: list[str]) -> int:
+        """Release expired holds and finish interrupted transfers. Idempotent."""
+        released = 0
+        for sale_id in sale_ids:
+            released += len(await self._sales.expire(sale_id, self._clock.now_ms()))
+        await self._ledger.finish_pending()
+        return released
+
+
+def order_wire(order: rules.Order) -> dict[str, Any]:
+    return {
+        "order_id": order.id,
+        "quantity": order.quantity,
+        "amount_minor": order.amount_minor,
+        "state": order.state,
+        "expires_at_ms": order.expires_at_ms,
+    }

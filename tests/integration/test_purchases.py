@@ -1,0 +1,152 @@
+"""Buying from the wallet through real sockets (both backends): a cue opens the sale, concurrent
+taps sell exactly the stock, each order is paid once, the ledger balances, refusals are exact."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from commerce import ledger as lg
+from gala.settings import Settings
+from tests.support import RunningServer, Viewer, connect_viewer, running_server, shop_show
+
+SHOW = "shop-show"
+PRICE = 12_990
+GRANT = 30_000
+
+
+@pytest.fixture
+async def shop(store_url: str, tmp_path: Path) -> AsyncIterator[RunningServer]:
+    settings = Settings(
+        store_url=store_url, show_files=(shop_show(tmp_path),), demo_wallet_grant_minor=GRANT
+    )
+    async with running_server(settings) as server:
+        yield server
+
+
+async def go(producer: Viewer, cue: str) -> None:
+    ack = await producer.call("go", {"show_id": SHOW, "standby_cue_id": cue}, namespace="/producer")
+    assert ack["ok"], ack
+
+
+async def viewer_of(server: RunningServer, token: str | None = None) -> Viewer:
+    viewer = await connect_viewer(server.base_url, token or await server.viewer_token())
+    assert (await viewer.call("join", {"show_id": SHOW}))["ok"]
+    return viewer
+
+
+def buy(viewer: Viewer, key: str, quantity: Any = 1) -> Any:
+    return viewer.call(
+        "buy", {"show_id": SHOW, "product_id": "widget", "key": key, "quantity": quantity}
+    )
+
+
+async def wait_for_sale(viewer: Viewer, status: str) -> None:
+    for _ in range(200):
+        if any(e["type"] == f"sale.{status}" for e in viewer.events):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no sale.{status} event")
+
+
+async def test_concurrent_taps_sell_exactly_the_stock_and_pay_each_order_once(
+    shop: RunningServer,
+) -> None:
+    producer = await connect_viewer(
+        shop.base_url, await shop.producer_token(), namespace="/producer"
+    )
+    tokens = [await shop.viewer_token() for _ in range(30)]
+    viewers = [await viewer_of(shop, token) for token in tokens]
+    second_devices = [await viewer_of(shop, token) for token in tokens[:10]]
+    early = await buy(viewers[0], "early-tap-1")
+    assert early["error"]["code"] == "sale_not_open"
+    await go(producer, "c1")
+    await go(producer, "c2")
+    await wait_for_sale(viewers[0], "opened")
+
+    taps = [buy(v, f"tap-key-{i}-a", 2 if i % 3 == 0 else 1) for i, v in enumerate(viewers)]
+    taps += [buy(v, f"tap-key-{i}-b") for i, v in enumerate(second_devices)]
+    taps += [buy(viewers[5], "same-key-5") for _ in range(5)]
+    acks = await asyncio.gather(*taps)
+    paid = {a["data"]["order"]["order_id"]: a["data"]["order"] for a in acks if a["ok"]}
+    refusals = Counter(a["error"]["code"] for a in acks if not a["ok"])
+    assert set(refusals) <= {
+        "sold_out",
+        "not_enough_stock",
+        "limit_reached",
+        "insufficient_funds",
+    }, refusals
+    assert all(order["state"] == "paid" for order in paid.values())
+    assert sum(order["quantity"] for order in paid.values()) == 10, "exactly the stock"
+    same_key = [a for a in acks[-5:] if a["ok"]]
+    assert len({a["data"]["order"]["order_id"] for a in same_key}) <= 1
+
+    sale_id = next(e for e in viewers[0].events if e["type"] == "sale.opened")["data"]["sale_id"]
+    counts = await shop.node.store.sales.counts(sale_id)
+    assert (counts.left, counts.held, counts.sold) == (0, 0, 10)
+    ledger = shop.node.store.ledger
+    assert await ledger.balance(lg.account("revenue", "acme")) == 10 * PRICE
+    spent = 0
+    for token in tokens:
+        viewer_id = shop.node.authenticate(token).subject
+        spent += GRANT - await ledger.balance(lg.account("wallet", viewer_id))
+    assert spent == 10 * PRICE, "every order charged exactly once, no one else charged"
+    await ledger.finish_pending()
+    books = lg.Ledger("CNY", await ledger.balances(), {t.id: t for t in await ledger.transfers()})
+    assert lg.audit(books) == []
+
+    wallet = await viewers[0].call("wallet", {"show_id": SHOW})
+    mine = wallet["data"]["orders"]
+    assert wallet["data"]["balance_minor"] == GRANT - sum(o["amount_minor"] for o in mine)
+
+    await go(producer, "c3")
+    await wait_for_sale(viewers[1], "closed")
+    assert (await buy(viewers[1], "late-tap-1"))["error"]["code"] == "sale_closed"
+    for client in (*viewers, *second_devices, producer):
+        await client.close()
+
+
+async def test_refusals_have_stable_codes_and_touch_nothing(shop: RunningServer) -> None:
+    producer = await connect_viewer(
+        shop.base_url, await shop.producer_token(), namespace="/producer"
+    )
+    viewer = await viewer_of(shop)
+    await go(producer, "c1")
+    await go(producer, "c2")
+    await wait_for_sale(viewer, "opened")
+    cases = [
+        ("k", 1, "bad_key"),
+        ("x" * 65, 1, "bad_key"),
+        (None, 1, "bad_key"),
+        ("valid-key-1", 0, "bad_quantity"),
+        ("valid-key-2", 3, "bad_quantity"),
+        ("valid-key-3", "1", "bad_quantity"),
+        ("valid-key-4", 10**9, "bad_quantity"),
+    ]
+    for key, quantity, code in cases:
+        ack = await buy(viewer, key, quantity)  # type: ignore[arg-type]
+        assert ack["error"]["code"] == code, (key, quantity, ack)
+    first = await buy(viewer, "valid-key-5", 2)
+    assert first["ok"] and first["data"]["balance_minor"] == GRANT - 2 * PRICE
+    again = await buy(viewer, "valid-key-5", 2)
+    assert again["data"]["order"] == first["data"]["order"], "a retry returns the same order"
+    assert (await buy(viewer, "valid-key-5", 1))["error"]["code"] in (
+        "idempotency_mismatch",
+        "insufficient_funds",
+    )
+    assert (await buy(viewer, "valid-key-6", 1))["error"]["code"] == "insufficient_funds"
+    nothing = await viewer.call(
+        "buy", {"show_id": SHOW, "product_id": "gadget", "key": "valid-key-7", "quantity": 1}
+    )
+    assert nothing["error"]["code"] == "sale_not_open"
+    producer_buy = await producer.call("buy", {"show_id": SHOW}, namespace="/producer")
+    assert producer_buy["error"]["code"] == "unknown_message"
+    wallet = (await viewer.call("wallet", {"show_id": SHOW}))["data"]
+    assert wallet["balance_minor"] == GRANT - 2 * PRICE and len(wallet["orders"]) == 1
+    await viewer.close()
+    await producer.close()
