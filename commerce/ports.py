@@ -53,6 +53,12 @@ class SaleStore(Protocol):
 
     async def counts(self, sale_id: str) -> SaleCounts: ...
 
+    async def sale_terms(self, sale_id: str) -> SaleTerms: ...
+
+    async def sale_ids(self) -> list[str]:
+        """Every sale in the store (for audits)."""
+        ...
+
     async def orders(self, sale_id: str) -> list[Order]:
         """Every order of the sale (for audits and exports)."""
         ...
@@ -76,6 +82,10 @@ class LedgerStore(Protocol):
 
     async def transfers(self) -> list[Transfer]:
         """Every completed transfer (for audits)."""
+        ...
+
+    async def transfer(self, transfer_id: str) -> Transfer | None:
+        """The completed transfer with this id, if any."""
         ...
 
     async def finish_pending(self) -> int:

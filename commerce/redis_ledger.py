@@ -95,6 +95,10 @@ class RedisLedgerStore:
         names = sorted(_text(n) for n in await self._redis.smembers(self._accounts))
         return {name: await self.balance(name) for name in names}
 
+    async def transfer(self, transfer_id: str) -> Transfer | None:
+        raw = await self._redis.hget(self._done, transfer_id)
+        return None if raw is None else Transfer(**json.loads(raw))
+
     async def transfers(self) -> list[Transfer]:
         raw = await self._redis.hvals(self._done)
         return sorted((Transfer(**json.loads(item)) for item in raw), key=lambda t: t.id)

@@ -54,6 +54,7 @@ class RedisSaleStore:
         created = await self._redis.hsetnx(keys.sale, "stock", terms.stock)
         if created:
             await self._redis.hset(keys.sale, mapping=fields)
+            await self._redis.sadd(f"{self._prefix}:sales", terms.sale_id)
         return bool(created)
 
     async def set_sale_status(self, sale_id: str, status: str) -> None:
@@ -88,6 +89,28 @@ class RedisSaleStore:
         if raw[0] is None:
             raise UnknownSale(f"no sale {sale_id!r}")
         return SaleCounts(_text(raw[0]), int(raw[1]), int(raw[2]), int(raw[3]))
+
+    async def sale_terms(self, sale_id: str) -> SaleTerms:
+        raw = await self._redis.hmget(
+            sale_keys(sale_id, self._prefix).sale,
+            ["product_id", "price", "stock", "limit", "opens", "closes", "hold_ms"],
+        )
+        if raw[0] is None:
+            raise UnknownSale(f"no sale {sale_id!r}")
+        closes = _text(raw[5])
+        return SaleTerms(
+            sale_id,
+            _text(raw[0]),
+            int(raw[1]),
+            int(raw[2]),
+            int(raw[3]),
+            int(raw[4]),
+            int(closes) if closes else None,
+            int(raw[6]),
+        )
+
+    async def sale_ids(self) -> list[str]:
+        return sorted(_text(m) for m in await self._redis.smembers(f"{self._prefix}:sales"))
 
     async def orders(self, sale_id: str) -> list[Order]:
         raw = await self._redis.hvals(sale_keys(sale_id, self._prefix).orders)

@@ -131,13 +131,38 @@ class PurchaseService:
                 )
             )
 
-    async def sweep(self, sale_ids: list[str]) -> int:
-        """Release expired holds and finish interrupted transfers. Idempotent."""
-        released = 0
-        for sale_id in sale_ids:
-            released += len(await self._sales.expire(sale_id, self._clock.now_ms()))
+    async def sweep(self, sale_ids: list[str], reconcile: bool = False) -> int:
+        """Finish interrupted transfers, release expired holds and refund any released order
+        that was charged (a crash between the payment and marking the order paid). With
+        `reconcile`, every released order is checked again, not just those released now.
+        Idempotent; returns how many orders were refunded."""
         await self._ledger.finish_pending()
-        return released
+        refunded = 0
+        for sale_id in sale_ids:
+            released = await self._sales.expire(sale_id, self._clock.now_ms())
+            if reconcile:
+                released = [
+                    o for o in await self._sales.orders(sale_id) if o.state == rules.RELEASED
+                ]
+            for order in released:
+                refunded += await self._refund_if_charged(order)
+        return refunded
+
+    async def _refund_if_charged(self, order: rules.Order) -> int:
+        paid = await self._ledger.transfer(transfer_id("order", order.id, "pay"))
+        if paid is None:
+            return 0
+        refund = Transfer(
+            transfer_id("order", order.id, "refund"),
+            paid.destination,
+            paid.source,
+            paid.amount_minor,
+            "refund",
+        )
+        if await self._ledger.transfer(refund.id) is not None:
+            return 0
+        await self._ledger.post(refund)
+        return 1
 
 
 def order_wire(order: rules.Order) -> dict[str, Any]:

@@ -78,6 +78,17 @@ class SqliteLedgerStore:
 
         return await self._db.run(read)
 
+    async def transfer(self, transfer_id: str) -> Transfer | None:
+        def read(conn: sqlite3.Connection) -> Transfer | None:
+            row = conn.execute(
+                "SELECT id, source, destination, amount_minor, reason "
+                "FROM ledger_transfers WHERE id = ?",
+                (transfer_id,),
+            ).fetchone()
+            return None if row is None else Transfer(*row)
+
+        return await self._db.run(read)
+
     async def finish_pending(self) -> int:
         return 0
 

@@ -135,6 +135,15 @@ class SqliteSaleStore:
 
         return await self._db.run(read)
 
+    async def sale_terms(self, sale_id: str) -> SaleTerms:
+        return (await self._db.run(lambda conn: _load(conn, sale_id))).terms
+
+    async def sale_ids(self) -> list[str]:
+        def read(conn: sqlite3.Connection) -> list[str]:
+            return [row[0] for row in conn.execute("SELECT sale_id FROM sales ORDER BY sale_id")]
+
+        return await self._db.run(read)
+
     async def orders(self, sale_id: str) -> list[Order]:
         def read(conn: sqlite3.Connection) -> list[Order]:
             rows = conn.execute(

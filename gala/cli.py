@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from commerce.audit import audit_commerce
 from gala.app import create_app
 from gala.auth import PRODUCER, ROLES, hash_password
 from gala.kernel.errors import GalaError
@@ -92,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--store")
     add.set_defaults(run=_user_add)
 
+    audit = commands.add_parser(
+        "audit", help="check every money and stock invariant; exit 1 naming each difference"
+    )
+    audit.add_argument("--store")
+    audit.set_defaults(run=_audit)
+
     show = commands.add_parser("show", help="show files")
     show_commands = show.add_subparsers(required=True, metavar="ACTION")
     check = show_commands.add_parser("check", help="validate show files")
@@ -148,6 +155,22 @@ def _show_check(args: argparse.Namespace, settings: Settings) -> int:
             f"{len(show.product_cards)} products"
         )
     return 0
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    problems, summary = asyncio.run(_run_audit(settings.store_url))
+    for problem in problems:
+        print(f"DIFFERENCE {problem}")
+    print(f"audit {'failed' if problems else 'clean'}: {summary}, {len(problems)} differences")
+    return 1 if problems else 0
+
+
+async def _run_audit(store_url: str) -> tuple[list[str], str]:
+    store = await open_store(store_url)
+    try:
+        return await audit_commerce(store.sales, store.ledger)
+    finally:
+        await store.close()
 
 
 async def _put_account(store_url: str, username: str, password: str, role: str) -> None:

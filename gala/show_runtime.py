@@ -133,9 +133,12 @@ class ShowRuntime:
         return [sale["sale_id"] for sale in self.channel.snapshot.sales.sales.values()]
 
     async def _sweep(self) -> None:
-        """Release expired holds and finish interrupted transfers, once a second."""
+        """Release expired holds and finish interrupted transfers, once a second; check every
+        released order for a charge to refund once a minute (and at start, after a crash)."""
+        rounds = 0
         while True:
-            await self._purchases.sweep(self.sale_ids())
+            await self._purchases.sweep(self.sale_ids(), reconcile=rounds % 60 == 0)
+            rounds += 1
             await asyncio.sleep(SWEEP_INTERVAL_S)
 
     async def _report_presence(self) -> None:

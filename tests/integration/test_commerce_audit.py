@@ -1,0 +1,130 @@
+"""`gala audit` and the sweeper on both backends: a clean sale audits clean, a payment cut off by
+a crash is refunded exactly once, and a broken invariant is named with a non-zero exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from commerce import ledger as lg
+from commerce import show_sales
+from commerce.audit import audit_commerce
+from commerce.service import PurchaseService, order_id_for
+from gala.kernel.clock import ManualClock
+from gala.stores.factory import StoreBundle, open_store
+
+START_MS = 1_700_000_000_000
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[StoreBundle]:
+    bundle = await open_store(store_url)
+    yield bundle
+    await bundle.close()
+
+
+def opened_sale() -> dict[str, Any]:
+    action = show_sales.OpenSale(
+        "widget",
+        "acme",
+        12_990,
+        "CNY",
+        stock=5,
+        per_viewer_limit=2,
+        duration_ms=None,
+        hold_ms=60_000,
+    )
+    event = show_sales.events_for("show", action, START_MS)[0]
+    return {**event.data, "status": "open"}
+
+
+def run_audit(store_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gala", "audit", "--store", store_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_a_clean_sale_audits_clean(store: StoreBundle, store_url: str) -> None:
+    clock = ManualClock(START_MS)
+    service = PurchaseService(store.sales, store.ledger, clock)
+    sale = opened_sale()
+    for viewer in ("v-1", "v-2"):
+        await service.grant_demo_balance(viewer, 50_000)
+        purchase = await service.buy(sale, viewer, f"key-{viewer}-0001", 2)
+        assert purchase.order.state == "paid"
+    assert await audit_commerce(store.sales, store.ledger) == ([], "1 sales, 2 orders, 4 transfers")
+    done = run_audit(store_url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "audit clean: 1 sales, 2 orders, 4 transfers, 0 differences" in done.stdout
+
+
+async def test_a_payment_cut_off_by_a_crash_is_refunded_once(
+    store: StoreBundle, store_url: str
+) -> None:
+    clock = ManualClock(START_MS)
+    service = PurchaseService(store.sales, store.ledger, clock)
+    sale = opened_sale()
+    await service.sync_sale(sale)
+    await service.grant_demo_balance("v-1", 50_000)
+    order_id = order_id_for(sale["sale_id"], "v-1", "key-crashed-01")
+    # the tap reserved and charged, then the process died before the order was marked paid
+    await store.sales.reserve(sale["sale_id"], order_id, "v-1", "key-crashed-01", 2, START_MS)
+    await store.ledger.post(
+        lg.Transfer(
+            lg.transfer_id("order", order_id, "pay"),
+            lg.account("wallet", "v-1"),
+            lg.account("revenue", "acme"),
+            25_980,
+            "order",
+        )
+    )
+    problems, _ = await audit_commerce(store.sales, store.ledger)
+    assert any("held but already charged" in p for p in problems)
+    clock.advance(60_000)
+    assert await service.sweep([sale["sale_id"]]) == 1
+    assert await service.sweep([sale["sale_id"]], reconcile=True) == 0, "refunded once"
+    assert await store.ledger.balance(lg.account("wallet", "v-1")) == 50_000
+    assert await store.ledger.balance(lg.account("revenue", "acme")) == 0
+    counts = await store.sales.counts(sale["sale_id"])
+    assert (counts.left, counts.held, counts.sold) == (5, 0, 0)
+    assert (await audit_commerce(store.sales, store.ledger))[0] == []
+
+
+async def test_a_broken_invariant_is_named_and_fails_the_audit(
+    store: StoreBundle, store_url: str
+) -> None:
+    service = PurchaseService(store.sales, store.ledger, ManualClock(START_MS))
+    sale = opened_sale()
+    await service.grant_demo_balance("v-1", 50_000)
+    order = (await service.buy(sale, "v-1", "key-refunded-1", 1)).order
+    await store.ledger.post(
+        lg.Transfer(
+            lg.transfer_id("order", order.id, "refund"),
+            lg.account("revenue", "acme"),
+            lg.account("wallet", "v-1"),
+            12_990,
+            "refund",
+        )
+    )
+    await store.ledger.post(
+        lg.Transfer(
+            "order/o-ghost/pay",
+            lg.account("wallet", "v-1"),
+            lg.account("revenue", "acme"),
+            100,
+            "order",
+        )
+    )
+    done = run_audit(store_url)
+    assert done.returncode == 1
+    assert f"order {order.id}: paid but refunded" in done.stdout
+    assert "transfer order/o-ghost/pay belongs to no order" in done.stdout
+    assert "audit failed" in done.stdout
