@@ -25,7 +25,7 @@ from gala.kernel.errors import BadRequest
 
 from . import sale as rules
 from .ledger import InsufficientFunds, Transfer, account, transfer_id
-from .ports import LedgerStore, SaleStore
+from .ports import LedgerStore, SaleCounts, SaleStore
 from .show_sales import terms_of
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -108,6 +108,9 @@ class PurchaseService:
                 )
             )
             raise
+
+    async def counts(self, sale_id: str) -> SaleCounts:
+        return await self._sales.counts(sale_id)
 
     async def wallet(self, viewer_id: str, sale_ids: list[str]) -> dict[str, Any]:
         orders = []

@@ -36,6 +36,8 @@ CLIENT_MESSAGES: dict[tuple[str, str], tuple[str, ...]] = {
 # (namespace, event) pushed by the server
 SERVER_MESSAGES: tuple[tuple[str, str], ...] = (
     ("/", "event"),
+    ("/", "figures"),
+    ("/producer", "console:figures"),
     ("/producer", "console:state"),
     ("/producer", "console:presence"),
 )

@@ -5,7 +5,8 @@
   cue clock, which executes pre-wait and auto-follow timers on the server (every node arms it;
   the store's compare-and-set lets exactly one execute each timer);
 - presence: report this node's viewers and operators, push the totals to the consoles;
-- the sweeper: release expired holds of the show's sales, finish interrupted ledger transfers.
+- the sweeper: release expired holds of the show's sales, finish interrupted ledger transfers;
+- figures: stock left, sold and GMV, sent to viewers and consoles at a fixed cadence.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import logging
 from typing import Any
 
+from commerce.figures import ShowFigures, figures_of, just_bought
 from commerce.service import PurchaseService
 from gala.fanout import ShowChannel, viewer_room
 from gala.kernel.clock import Clock
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 AUDIT_IN_STATE = 30
 STAGE_WAIT_S = 2.0
 SWEEP_INTERVAL_S = 1.0
+FIGURES_INTERVAL_S = 0.5
 
 
 def console_room(show_id: str) -> str:
@@ -70,6 +73,7 @@ class ShowRuntime:
             asyncio.create_task(supervise(f"{name} stage watcher", self._watch_stage)),
             asyncio.create_task(supervise(f"{name} presence", self._report_presence)),
             asyncio.create_task(supervise(f"{name} sweeper", self._sweep)),
+            asyncio.create_task(supervise(f"{name} figures", self._publish_figures)),
         ]
 
     async def stop(self) -> None:
@@ -140,6 +144,37 @@ class ShowRuntime:
             await self._purchases.sweep(self.sale_ids(), reconcile=rounds % 60 == 0)
             rounds += 1
             await asyncio.sleep(SWEEP_INTERVAL_S)
+
+    async def _publish_figures(self) -> None:
+        """Every FIGURES_INTERVAL_S, send the sales figures to viewers and consoles, only when
+        they changed: a few messages a second at most, whatever the order rate."""
+        last = ShowFigures()
+        while True:
+            await asyncio.sleep(FIGURES_INTERVAL_S)
+            if not self.channel.ready.is_set():
+                continue
+            sales = self.channel.snapshot.sales.sales
+            counts = {
+                sale["sale_id"]: await self._purchases.counts(sale["sale_id"])
+                for sale in sales.values()
+            }
+            now = figures_of(sales, counts)
+            if now == last:
+                continue
+            message = {
+                "show_id": self.show_id,
+                "at_ms": self._clock.now_ms(),
+                **now.as_wire(),
+                "just_bought": just_bought(last, now),
+                "interval_s": FIGURES_INTERVAL_S,
+            }
+            last = now
+            self._realtime.broadcast_fast(
+                VIEWER_NS, viewer_room(self.show_id), "figures", [message]
+            )
+            await self._realtime.broadcast(
+                PRODUCER_NS, console_room(self.show_id), "console:figures", message
+            )
 
     async def _report_presence(self) -> None:
         while True:

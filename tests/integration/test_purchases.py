@@ -63,6 +63,9 @@ async def test_concurrent_taps_sell_exactly_the_stock_and_pay_each_order_once(
     tokens = [await shop.viewer_token() for _ in range(30)]
     viewers = [await viewer_of(shop, token) for token in tokens]
     second_devices = [await viewer_of(shop, token) for token in tokens[:10]]
+    figures: list[dict[str, Any]] = []
+    viewers[0].client.on("figures", figures.append, namespace="/")
+    started = asyncio.get_running_loop().time()
     early = await buy(viewers[0], "early-tap-1")
     assert early["error"]["code"] == "sale_not_open"
     await go(producer, "c1")
@@ -99,6 +102,23 @@ async def test_concurrent_taps_sell_exactly_the_stock_and_pay_each_order_once(
     await ledger.finish_pending()
     books = lg.Ledger("CNY", await ledger.balances(), {t.id: t for t in await ledger.transfers()})
     assert lg.audit(books) == []
+
+    for _ in range(100):
+        if figures and figures[-1]["products"].get("widget", {}).get("sold") == 10:
+            break
+        await asyncio.sleep(0.05)
+    last = figures[-1]
+    assert last["products"]["widget"] == {
+        "sale_id": sale_id,
+        "left": 0,
+        "held": 0,
+        "sold": 10,
+        "sold_out": True,
+    }
+    assert last["gmv_minor"] == 10 * PRICE
+    assert sum(sum(f["just_bought"].values()) for f in figures) == 10
+    elapsed = asyncio.get_running_loop().time() - started
+    assert len(figures) <= elapsed / 0.5 + 2, "coalesced at a fixed cadence, not per order"
 
     wallet = await viewers[0].call("wallet", {"show_id": SHOW})
     mine = wallet["data"]["orders"]

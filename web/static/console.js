@@ -29,6 +29,22 @@
   });
   socket.on("console:state", applyState);
   socket.on("console:presence", applyPresence);
+  socket.on("console:figures", applyFigures);
+
+  var money = new Intl.NumberFormat(undefined, { style: "currency", currency: show.currency });
+  function applyFigures(f) {
+    $("gmv").textContent = money.format(f.gmv_minor / Math.pow(10, show.currency_exponent));
+    var units = Object.values(f.just_bought || {}).reduce(function (a, b) { return a + b; }, 0);
+    $("rate").textContent = (units / f.interval_s).toFixed(1);
+    var body = document.querySelector("#stock tbody");
+    body.replaceChildren();
+    Object.keys(f.products).sort().forEach(function (pid) {
+      var p = f.products[pid], tr = document.createElement("tr");
+      [pid, p.left, p.held, p.sold].forEach(function (v) { var td = document.createElement("td"); td.textContent = String(v); tr.append(td); });
+      if (p.sold_out) tr.className = "sold-out";
+      body.append(tr);
+    });
+  }
 
   function setConn(state) { var el = $("conn"); el.dataset.state = state; el.textContent = state; }
 

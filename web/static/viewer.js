@@ -12,16 +12,17 @@
   document.documentElement.dir = locale === "ar" ? "rtl" : "ltr";
   var money = new Intl.NumberFormat(locale, { style: "currency", currency: show.currency });
   var BUY_TEXT = {
-    en: { soon: "Coming soon", buy: "Buy now", ended: "Sale ended", sold_out: "Sold out", limit: "Limit reached", bought: "Bought!", funds: "Not enough in your wallet", wallet: "Wallet", orders: "My orders" },
-    zh: { soon: "即将开售", buy: "立即购买", ended: "已结束", sold_out: "已售罄", limit: "已达限购", bought: "购买成功！", funds: "钱包余额不足", wallet: "钱包", orders: "我的订单" },
-    ar: { soon: "قريبًا", buy: "اشترِ الآن", ended: "انتهى البيع", sold_out: "نفدت الكمية", limit: "بلغت الحد", bought: "تم الشراء!", funds: "رصيد المحفظة غير كافٍ", wallet: "المحفظة", orders: "طلباتي" },
-    vi: { soon: "Sắp mở bán", buy: "Mua ngay", ended: "Đã kết thúc", sold_out: "Hết hàng", limit: "Đã đạt giới hạn", bought: "Đã mua!", funds: "Ví không đủ tiền", wallet: "Ví", orders: "Đơn của tôi" },
-    fr: { soon: "Bientôt", buy: "Acheter", ended: "Vente terminée", sold_out: "Épuisé", limit: "Limite atteinte", bought: "Acheté !", funds: "Solde insuffisant", wallet: "Portefeuille", orders: "Mes commandes" },
-    id: { soon: "Segera", buy: "Beli sekarang", ended: "Penjualan berakhir", sold_out: "Habis", limit: "Batas tercapai", bought: "Berhasil dibeli!", funds: "Saldo dompet kurang", wallet: "Dompet", orders: "Pesanan saya" }
+    en: { left: "left", just_bought: "just bought", soon: "Coming soon", buy: "Buy now", ended: "Sale ended", sold_out: "Sold out", limit: "Limit reached", bought: "Bought!", funds: "Not enough in your wallet", wallet: "Wallet", orders: "My orders" },
+    zh: { left: "件剩余", just_bought: "件刚刚售出", soon: "即将开售", buy: "立即购买", ended: "已结束", sold_out: "已售罄", limit: "已达限购", bought: "购买成功！", funds: "钱包余额不足", wallet: "钱包", orders: "我的订单" },
+    ar: { left: "متبقٍ", just_bought: "اشتُريت للتو", soon: "قريبًا", buy: "اشترِ الآن", ended: "انتهى البيع", sold_out: "نفدت الكمية", limit: "بلغت الحد", bought: "تم الشراء!", funds: "رصيد المحفظة غير كافٍ", wallet: "المحفظة", orders: "طلباتي" },
+    vi: { left: "còn lại", just_bought: "vừa được mua", soon: "Sắp mở bán", buy: "Mua ngay", ended: "Đã kết thúc", sold_out: "Hết hàng", limit: "Đã đạt giới hạn", bought: "Đã mua!", funds: "Ví không đủ tiền", wallet: "Ví", orders: "Đơn của tôi" },
+    fr: { left: "restants", just_bought: "achetés à l'instant", soon: "Bientôt", buy: "Acheter", ended: "Vente terminée", sold_out: "Épuisé", limit: "Limite atteinte", bought: "Acheté !", funds: "Solde insuffisant", wallet: "Portefeuille", orders: "Mes commandes" },
+    id: { left: "tersisa", just_bought: "baru dibeli", soon: "Segera", buy: "Beli sekarang", ended: "Penjualan berakhir", sold_out: "Habis", limit: "Batas tercapai", bought: "Berhasil dibeli!", funds: "Saldo dompet kurang", wallet: "Dompet", orders: "Pesanan saya" }
   };
   var T = BUY_TEXT[locale] || BUY_TEXT.en;
   var saleUi = {};          /* sale_id -> "sold_out" | "limit": what a tap taught us */
   var wallet = { balance_minor: null, orders: [] };
+  var figures = null;       /* the latest live sales figures (stock left, GMV) */
   var PHASE_TEXT = {
     en: { pre_show: "Starting soon", live: "LIVE", ended: "Thanks for watching" },
     zh: { pre_show: "即将开始", live: "直播中", ended: "感谢观看" },
@@ -82,6 +83,7 @@
       refreshToken().finally(function () { setTimeout(function () { if (!socket.connected) socket.connect(); }, 1000); });
     });
     socket.on("event", function (ev) { sequencer.receive(ev); });
+    socket.on("figures", function (f) { figures = f; renderFigures(); renderBuy(); });
   }
 
   function join() {
@@ -119,7 +121,7 @@
     while (pending.length && pending[0].program_time_ms <= now) {
       displayed = SS.fold(displayed, pending.shift()); changed = true;
     }
-    if (changed) render();
+    if (changed) { render(); renderFigures(); }
     renderCountdown();
     renderBuy();
   }
@@ -171,7 +173,7 @@
       button.type = "button";
       button.dataset.productId = p.id;
       button.addEventListener("click", function () { tapBuy(p.id, button); });
-      info.append(button);
+      info.append(node("p", "product-stock", ""), button);
       card.append(pic, info);
       el.append(card);
     }
@@ -187,10 +189,39 @@
     var sale = displayed.sales[button.dataset.productId], now = serverNow(), state;
     if (!sale || now < sale.opens_at_ms) state = "soon";
     else if (sale.status !== "open" || (sale.closes_at_ms !== null && now >= sale.closes_at_ms)) state = "ended";
+    else if (figureOf(sale).sold_out) state = "sold_out";
     else state = saleUi[sale.sale_id] || "buy";
     button.dataset.state = state;
     button.disabled = state !== "buy";
     button.textContent = T[state];
+  }
+
+  function figureOf(sale) {
+    var f = figures && figures.products[sale.product_id];
+    return f && f.sale_id === sale.sale_id ? f : {};
+  }
+
+  function renderFigures() {
+    var gmv = document.getElementById("gmv");
+    if (!figures) return;
+    gmv.hidden = false;
+    gmv.textContent = "GMV " + formatMoney(figures.gmv_minor);
+    var stock = document.querySelector(".product-stock");
+    var button = document.querySelector(".buy-button");
+    if (stock && button) {
+      var sale = displayed.sales[button.dataset.productId];
+      var f = sale ? figureOf(sale) : {};
+      stock.textContent = f.left === undefined ? "" : (f.sold_out ? T.sold_out : f.left + " " + T.left);
+    }
+    var bought = Object.keys(figures.just_bought || {});
+    if (bought.length) {
+      var feed = document.getElementById("feed");
+      var count = bought.reduce(function (n, pid) { return n + figures.just_bought[pid]; }, 0);
+      feed.textContent = "🔥 " + count + " " + T.just_bought;
+      feed.hidden = false;
+      clearTimeout(renderFigures.timer);
+      renderFigures.timer = setTimeout(function () { feed.hidden = true; }, 1500);
+    }
   }
 
   function toast(message, isError) {
