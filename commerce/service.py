@@ -9,7 +9,8 @@ the page's idempotency key, so a retry replays the same steps:
 3. mark the order paid. If its hold expired in between, the payment is refunded
    (`order/ID/refund`).
 
-A tap without the money is refused before any stock is touched.
+A tap without the money is refused before any stock is touched (a tap outside the sale's window
+gets the window's refusal, whatever the wallet holds).
 """
 
 from __future__ import annotations
@@ -76,13 +77,18 @@ class PurchaseService:
             raise rules.BadQuantity(
                 f"quantity must be a whole number from 1 to {sale['per_viewer_limit']}"
             )
-        if quantity * sale["price_minor"] > await self._ledger.balance(wallet):
+        now_ms = self._clock.now_ms()
+        closes = sale["closes_at_ms"]
+        on_sale = (
+            sale["status"] == "open"
+            and sale["opens_at_ms"] <= now_ms
+            and (closes is None or now_ms < closes)
+        )
+        if on_sale and quantity * sale["price_minor"] > await self._ledger.balance(wallet):
             known = [o for o in await self._sales.orders(sale_id) if o.id == order_id]
             if not known:
                 raise InsufficientFunds("your wallet does not hold enough for this order")
-        order = await self._sales.reserve(
-            sale_id, order_id, viewer_id, key, quantity, self._clock.now_ms()
-        )
+        order = await self._sales.reserve(sale_id, order_id, viewer_id, key, quantity, now_ms)
         if order.state == rules.HELD:
             order = await self._pay_from_wallet(sale, order)
         return Purchase(order, await self._ledger.balance(wallet))

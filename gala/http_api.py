@@ -7,13 +7,15 @@ public endpoints only serve the show's public info and the current snapshot.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from typing import Any
 
 from aiohttp import web
 
 from gala import appkeys
-from gala.auth import PRODUCER, VIEWER, Identity, verify_password
+from gala.auth import PRODUCER, VIEWER, Identity, require_role, verify_password
 from gala.errors_map import ok, refusal
 from gala.kernel.errors import BadRequest, Unauthorized
 from gala.kernel.ids import new_id
@@ -116,6 +118,55 @@ async def show_snapshot(request: web.Request) -> web.Response:
     return json_response(ok(channel.snapshot.as_wire()))
 
 
+def producer_of(request: web.Request) -> Identity:
+    """The producer behind a request: a `Bearer` token, or the console's session cookie."""
+    node = appkeys.node_of(request.app)
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
+    identity = node.authenticate(token or request.cookies.get("gala_session"))
+    return require_role(identity, PRODUCER)
+
+
+async def sale_orders_csv(request: web.Request) -> web.StreamResponse:
+    """A sale's orders as CSV, for producers (the operator role until sponsor accounts exist)."""
+    producer_of(request)
+    node = appkeys.node_of(request.app)
+    sale_id = request.match_info["sale_id"]
+    terms = await node.store.sales.sale_terms(sale_id)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "sale_id",
+            "product_id",
+            "order_id",
+            "viewer_id",
+            "quantity",
+            "amount_minor",
+            "state",
+            "expires_at_ms",
+        ]
+    )
+    for order in await node.store.sales.orders(sale_id):
+        writer.writerow(
+            [
+                sale_id,
+                terms.product_id,
+                order.id,
+                order.viewer_id,
+                order.quantity,
+                order.amount_minor,
+                order.state,
+                order.expires_at_ms,
+            ]
+        )
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="orders-{sale_id}.csv"'},
+    )
+
+
 async def health(request: web.Request) -> web.Response:
     node = appkeys.node_of(request.app)
     return json_response(
@@ -128,4 +179,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/login", producer_login)
     app.router.add_get("/api/shows/{show_id}", show_info)
     app.router.add_get("/api/shows/{show_id}/snapshot", show_snapshot)
+    app.router.add_get("/api/sales/{sale_id}/orders.csv", sale_orders_csv)
     app.router.add_get("/healthz", health)

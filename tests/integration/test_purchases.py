@@ -4,11 +4,14 @@ taps sell exactly the stock, each order is paid once, the ledger balances, refus
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from commerce import ledger as lg
@@ -123,6 +126,24 @@ async def test_concurrent_taps_sell_exactly_the_stock_and_pay_each_order_once(
     wallet = await viewers[0].call("wallet", {"show_id": SHOW})
     mine = wallet["data"]["orders"]
     assert wallet["data"]["balance_minor"] == GRANT - sum(o["amount_minor"] for o in mine)
+
+    async with aiohttp.ClientSession() as http:
+        url = f"{shop.base_url}/api/sales/{sale_id}/orders.csv"
+        producer_token = await shop.producer_token()
+        async with http.get(url, headers={"Authorization": f"Bearer {producer_token}"}) as r:
+            assert r.status == 200 and r.content_type == "text/csv"
+            rows = list(csv.DictReader(io.StringIO(await r.text())))
+        assert sum(int(row["quantity"]) for row in rows if row["state"] == "paid") == 10
+        assert {row["order_id"] for row in rows} == set(paid)
+        async with http.get(url, headers={"Authorization": f"Bearer {tokens[0]}"}) as r:
+            assert r.status == 403 and (await r.json())["error"]["code"] == "forbidden"
+        async with http.get(url) as r:
+            assert r.status == 401
+        async with http.get(
+            f"{shop.base_url}/api/sales/nope/orders.csv",
+            headers={"Authorization": f"Bearer {producer_token}"},
+        ) as r:
+            assert r.status == 404 and (await r.json())["error"]["code"] == "unknown_sale"
 
     await go(producer, "c3")
     await wait_for_sale(viewers[1], "closed")
