@@ -141,26 +141,31 @@ class PurchaseService:
             )
 
     async def sweep(self, sale_ids: list[str], reconcile: bool = False) -> int:
-        """Finish interrupted transfers, release expired holds and refund any released order
-        that was charged (a crash between the payment and marking the order paid). With
-        `reconcile`, every released order is checked again, not just those released now.
-        Idempotent; returns how many orders were refunded."""
+        """Finish what a crash left half done, idempotently; returns how many orders it settled.
+
+        Always: finish interrupted transfers, release expired holds, refund a released order
+        that was charged. With `reconcile` (at start and once a minute), every order is checked:
+        a held order that was already charged is completed (marked paid), a released one that
+        was charged is refunded."""
         await self._ledger.finish_pending()
-        refunded = 0
+        settled = 0
         for sale_id in sale_ids:
             released = await self._sales.expire(sale_id, self._clock.now_ms())
-            if reconcile:
-                released = [
-                    o for o in await self._sales.orders(sale_id) if o.state == rules.RELEASED
-                ]
-            for order in released:
-                refunded += await self._refund_if_charged(order)
-        return refunded
+            orders = await self._sales.orders(sale_id) if reconcile else released
+            for order in orders:
+                settled += await self._settle(sale_id, order)
+        return settled
 
-    async def _refund_if_charged(self, order: rules.Order) -> int:
+    async def _settle(self, sale_id: str, order: rules.Order) -> int:
         paid = await self._ledger.transfer(transfer_id("order", order.id, "pay"))
-        if paid is None:
+        if paid is None or order.state == rules.PAID:
             return 0
+        if order.state == rules.HELD:
+            try:
+                await self._sales.pay(sale_id, order.id)
+                return 1
+            except rules.HoldExpired:
+                pass
         refund = Transfer(
             transfer_id("order", order.id, "refund"),
             paid.destination,

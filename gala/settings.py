@@ -48,6 +48,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         node_id=env.get("GALA_NODE_ID") or None,
         replay_window=_int(env, "GALA_REPLAY_WINDOW", base.replay_window, 1, 1_000_000),
         max_payload_bytes=_int(env, "GALA_MAX_PAYLOAD_BYTES", base.max_payload_bytes, 256, 1 << 20),
+        demo_wallet_grant_minor=_int(
+            env, "GALA_DEMO_WALLET_GRANT_MINOR", base.demo_wallet_grant_minor, 0, 10**12
+        ),
         max_viewer_buffer_bytes=_int(
             env, "GALA_MAX_VIEWER_BUFFER_BYTES", base.max_viewer_buffer_bytes, 4096, 1 << 30
         ),

@@ -161,7 +161,7 @@ def write_show(directory: Path, show_id: str = "test-show", cues: int = 30) -> s
     return str(path)
 
 
-def shop_show(tmp_path: Path) -> str:
+def shop_show(tmp_path: Path, stock: int = 10, hold_ms: int = 300_000) -> str:
     name = "{ " + ", ".join(f'{loc} = "Widget {loc}"' for loc in LOCALES) + " }"
     path = tmp_path / "shop.toml"
     path.write_text(
@@ -179,7 +179,7 @@ def shop_show(tmp_path: Path) -> str:
                 "[products.widget]",
                 'sponsor = "acme"',
                 f"price_minor = {SHOP_PRICE}",
-                "stock = 10",
+                f"stock = {stock}",
                 "per_viewer_limit = 2",
                 f"name = {name}",
                 "",
@@ -191,7 +191,8 @@ def shop_show(tmp_path: Path) -> str:
                 "[[cues]]",
                 'id = "c2"',
                 'label = "Open the sale"',
-                'actions = [{ do = "sale.open", product = "widget", duration_ms = 600000 }]',
+                'actions = [{ do = "sale.open", product = "widget", duration_ms = 600000, '
+                f"hold_ms = {hold_ms} }}]",
                 "",
                 "[[cues]]",
                 'id = "c3"',

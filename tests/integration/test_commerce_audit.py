@@ -128,3 +128,30 @@ async def test_a_broken_invariant_is_named_and_fails_the_audit(
     assert f"order {order.id}: paid but refunded" in done.stdout
     assert "transfer order/o-ghost/pay belongs to no order" in done.stdout
     assert "audit failed" in done.stdout
+
+
+async def test_a_charged_hold_is_completed_by_the_sweeper_before_it_expires(
+    store: StoreBundle,
+) -> None:
+    clock = ManualClock(START_MS)
+    service = PurchaseService(store.sales, store.ledger, clock)
+    sale = opened_sale()
+    await service.sync_sale(sale)
+    await service.grant_demo_balance("v-1", 50_000)
+    order_id = order_id_for(sale["sale_id"], "v-1", "key-crashed-02")
+    await store.sales.reserve(sale["sale_id"], order_id, "v-1", "key-crashed-02", 1, START_MS)
+    await store.ledger.post(
+        lg.Transfer(
+            lg.transfer_id("order", order_id, "pay"),
+            lg.account("wallet", "v-1"),
+            lg.account("revenue", "acme"),
+            12_990,
+            "order",
+        )
+    )
+    assert await service.sweep([sale["sale_id"]]) == 0, "a plain sweep waits for the hold"
+    assert await service.sweep([sale["sale_id"]], reconcile=True) == 1
+    assert await service.sweep([sale["sale_id"]], reconcile=True) == 0
+    counts = await store.sales.counts(sale["sale_id"])
+    assert (counts.left, counts.held, counts.sold) == (4, 0, 1)
+    assert (await audit_commerce(store.sales, store.ledger))[0] == []
