@@ -136,12 +136,25 @@ class ShowRuntime:
             return []
         return [sale["sale_id"] for sale in self.channel.snapshot.sales.sales.values()]
 
+    async def _synced_sales(self) -> dict[str, Any]:
+        """The snapshot's sales, each made to exist (with the log's status) in the sale store:
+        a sale opens on the log, and the first tap, the sweeper or the figures may come first."""
+        if not self.channel.ready.is_set():
+            return {}
+        sales = dict(self.channel.snapshot.sales.sales)
+        for sale in sales.values():
+            await self._purchases.sync_sale(sale)
+        return sales
+
     async def _sweep(self) -> None:
         """Release expired holds and finish interrupted transfers, once a second; check every
         released order for a charge to refund once a minute (and at start, after a crash)."""
         rounds = 0
         while True:
-            await self._purchases.sweep(self.sale_ids(), reconcile=rounds % 60 == 0)
+            sales = await self._synced_sales()
+            await self._purchases.sweep(
+                [sale["sale_id"] for sale in sales.values()], reconcile=rounds % 60 == 0
+            )
             rounds += 1
             await asyncio.sleep(SWEEP_INTERVAL_S)
 
@@ -151,9 +164,7 @@ class ShowRuntime:
         last = ShowFigures()
         while True:
             await asyncio.sleep(FIGURES_INTERVAL_S)
-            if not self.channel.ready.is_set():
-                continue
-            sales = self.channel.snapshot.sales.sales
+            sales = await self._synced_sales()
             counts = {
                 sale["sale_id"]: await self._purchases.counts(sale["sale_id"])
                 for sale in sales.values()
