@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -26,44 +24,9 @@ from typing import Any
 import aiohttp
 import socketio
 
-from tests.support import SHOP_SHOW, redis_server, shop_show
+from tests.support import SHOP_SHOW, add_producer, gala_process, redis_server, shop_show
 
 MAX_VIEWERS = 5000
-
-
-async def start_server(store: str, show: str, workdir: Path) -> tuple[subprocess.Popen[str], str]:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gala",
-            "user",
-            "add",
-            "bench",
-            "--store",
-            store,
-            "--password-stdin",
-        ],
-        input="bench-password\n",
-        text=True,
-        check=True,
-        capture_output=True,
-        cwd=workdir,
-    )
-    env = {**os.environ, "GALA_DEMO_WALLET_GRANT_MINOR": "100000000", "GALA_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gala", "serve", "--store", store, "--port", "0", "--show", show],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        found = re.search(r"serving on (http://\S+)", line)
-        if found:
-            return proc, found.group(1)
-    raise RuntimeError("gala did not start")
 
 
 async def open_sale(base: str) -> None:
@@ -155,18 +118,13 @@ async def run(store_kind: str, args: argparse.Namespace) -> None:
 async def measure(
     kind: str, store: str, show: str, workdir: Path, args: argparse.Namespace
 ) -> None:
-    proc, base = await start_server(store, show, workdir)
-    try:
+    add_producer(store, "bench", "bench-password", workdir)
+    with gala_process(store, show, workdir, demo_grant_minor=100_000_000) as (_proc, base):
         await open_sale(base)
         viewers = await connect_viewers(base, args.viewers)
         latencies, outcomes, seconds = await storm(viewers)
         for client in viewers:
             await client.disconnect()
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        if proc.stdout is not None:
-            proc.stdout.close()
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
     print(
         f"{kind:7} viewers={args.viewers} stock={args.stock} paid={outcomes['paid']} "

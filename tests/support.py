@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -203,6 +206,73 @@ def shop_show(tmp_path: Path, stock: int = 10, hold_ms: int = 300_000) -> str:
         )
     )
     return str(path)
+
+
+def add_producer(store_url: str, username: str, password: str, workdir: Path) -> None:
+    """Create a producer account with the CLI, as an operator would."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gala",
+            "user",
+            "add",
+            username,
+            "--store",
+            store_url,
+            "--password-stdin",
+        ],
+        input=password + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        cwd=workdir,
+    )
+
+
+@contextlib.contextmanager
+def gala_process(
+    store_url: str, show: str, workdir: Path, demo_grant_minor: int = 0
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`gala serve` in its own process on a free port; yields (process, base URL); stops it."""
+    env = {
+        **os.environ,
+        "GALA_DEMO_WALLET_GRANT_MINOR": str(demo_grant_minor),
+        "GALA_LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gala",
+            "serve",
+            "--store",
+            store_url,
+            "--port",
+            "0",
+            "--show",
+            show,
+        ],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            found = re.search(r"serving on (http://\S+)", line)
+            if found:
+                yield proc, found.group(1)
+                break
+        else:
+            raise RuntimeError("gala did not start")
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(20)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 @dataclass

@@ -5,13 +5,9 @@ sold + held + left == stock, and `gala audit` is clean."""
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import signal
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,49 +17,9 @@ import socketio
 from commerce import ledger as lg
 from commerce.audit import audit_commerce
 from gala.stores.factory import open_store
-from tests.support import SHOP_SHOW, connect_viewer, shop_show
+from tests.support import SHOP_SHOW, add_producer, connect_viewer, gala_process, shop_show
 
 GRANT = 1_000_000
-
-
-@contextmanager
-def gala_process(
-    store_url: str, show: str, workdir: Path
-) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    env = {**os.environ, "GALA_DEMO_WALLET_GRANT_MINOR": str(GRANT), "GALA_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gala",
-            "serve",
-            "--store",
-            store_url,
-            "--port",
-            "0",
-            "--show",
-            show,
-        ],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            found = re.search(r"serving on (http://\S+)", line)
-            if found:
-                yield proc, found.group(1)
-                break
-        else:
-            raise RuntimeError("gala did not start")
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(20)
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 @asynccontextmanager
@@ -96,26 +52,9 @@ async def test_kill_9_mid_sale_loses_no_acknowledged_order_and_audits_clean(
     store_url: str, tmp_path: Path
 ) -> None:
     show = shop_show(tmp_path, stock=200, hold_ms=1500)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gala",
-            "user",
-            "add",
-            "crash-op",
-            "--store",
-            store_url,
-            "--password-stdin",
-        ],
-        input="crash-op-pass\n",
-        text=True,
-        check=True,
-        capture_output=True,
-        cwd=tmp_path,
-    )
+    add_producer(store_url, "crash-op", "crash-op-pass", tmp_path)
     acknowledged: dict[str, dict[str, Any]] = {}
-    with gala_process(store_url, show, tmp_path) as (proc, base):
+    with gala_process(store_url, show, tmp_path, GRANT) as (proc, base):
         async with producer_at(base) as producer:
             for cue in ("c1", "c2"):
                 ack = await producer.call(
@@ -154,7 +93,7 @@ async def test_kill_9_mid_sale_loses_no_acknowledged_order_and_audits_clean(
         for viewer in viewers:
             await viewer.client.disconnect()
 
-    with gala_process(store_url, show, tmp_path) as (_proc, base):
+    with gala_process(store_url, show, tmp_path, GRANT) as (_proc, base):
         await asyncio.sleep(3.5)  # the sweeper's reconcile at start, and the 1.5 s holds expire
     store = await open_store(store_url)
     try:
