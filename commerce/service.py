@@ -10,7 +10,9 @@ the page's idempotency key, so a retry replays the same steps:
    (`order/ID/refund`).
 
 A tap without the money is refused before any stock is touched (a tap outside the sale's window
-gets the window's refusal, whatever the wallet holds).
+gets the window's refusal, whatever the wallet holds). If the wallet is spent elsewhere between
+that check and step 2, the tap is refused with `insufficient_funds` and its units stay held until
+the hold expires (the sweeper then returns them): rare, and never a loss.
 """
 
 from __future__ import annotations
