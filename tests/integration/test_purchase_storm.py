@@ -1,0 +1,103 @@
+"""2,000 buyers through real sockets against 100 units (both backends): exactly 100 sold, none of
+the others charged, one viewer tapping from 3 connections at once stays within its limit, and the
+money audit is clean."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+
+from commerce import ledger as lg
+from commerce.audit import audit_commerce
+from gala.settings import Settings
+from tests.support import SHOP_PRICE, SHOP_SHOW, RunningServer, running_server, shop_show
+
+BUYERS = 2000
+GRANT = 50_000
+
+
+@pytest.fixture
+async def shop(store_url: str, tmp_path: Path) -> AsyncIterator[RunningServer]:
+    settings = Settings(
+        store_url=store_url,
+        show_files=(shop_show(tmp_path, stock=100),),
+        demo_wallet_grant_minor=GRANT,
+    )
+    async with running_server(settings) as server:
+        yield server
+
+
+async def connect(base: str, tokens: list[str]) -> list[socketio.AsyncClient]:
+    clients = []
+    for start in range(0, len(tokens), 100):
+        batch = [socketio.AsyncClient(reconnection=False) for _ in tokens[start : start + 100]]
+        await asyncio.gather(
+            *(
+                c.connect(base, transports=["websocket"], auth={"token": t})
+                for c, t in zip(batch, tokens[start : start + 100], strict=True)
+            )
+        )
+        await asyncio.gather(*(c.call("join", {"show_id": SHOP_SHOW}, timeout=60) for c in batch))
+        clients += batch
+    return clients
+
+
+async def test_2000_buyers_on_100_units(shop: RunningServer) -> None:
+    async with aiohttp.ClientSession() as http:
+        tokens = []
+        for _ in range(BUYERS):
+            async with http.post(f"{shop.base_url}/api/viewer-token") as r:
+                tokens.append((await r.json())["data"]["token"])
+    producer = socketio.AsyncClient(reconnection=False)
+    await producer.connect(
+        shop.base_url,
+        transports=["websocket"],
+        auth={"token": await shop.producer_token()},
+        namespaces=["/producer"],
+    )
+    for cue in ("c1", "c2"):
+        ack = await producer.call(
+            "go", {"show_id": SHOP_SHOW, "standby_cue_id": cue}, namespace="/producer", timeout=30
+        )
+        assert ack["ok"], ack
+    buyers = await connect(shop.base_url, tokens)
+    same_viewer = await connect(shop.base_url, [tokens[0]] * 3)
+
+    async def tap(client: socketio.AsyncClient, key: str, quantity: int) -> dict[str, Any]:
+        ack: dict[str, Any] = await client.call(
+            "buy",
+            {"show_id": SHOP_SHOW, "product_id": "widget", "quantity": quantity, "key": key},
+            timeout=120,
+        )
+        return ack
+
+    acks = await asyncio.gather(
+        *(tap(c, f"storm-tap-{i:05d}", 1) for i, c in enumerate(buyers)),
+        *(tap(c, f"device-tap-{i}", 2) for i, c in enumerate(same_viewer)),
+    )
+    outcomes = Counter("paid" if a["ok"] else a["error"]["code"] for a in acks)
+    assert set(outcomes) <= {"paid", "sold_out", "not_enough_stock", "limit_reached"}, outcomes
+    paid_units = sum(a["data"]["order"]["quantity"] for a in acks if a["ok"])
+    assert paid_units == 100, outcomes
+
+    node = shop.node
+    viewer_0 = node.authenticate(tokens[0]).subject
+    sale_id = (await node.store.sales.sale_ids())[0]
+    mine = [o for o in await node.store.sales.orders(sale_id) if o.viewer_id == viewer_0]
+    assert sum(o.quantity for o in mine if o.state != "released") <= 2, "limit across devices"
+    charged = 0
+    for token in tokens:
+        viewer = node.authenticate(token).subject
+        charged += GRANT - await node.store.ledger.balance(lg.account("wallet", viewer))
+    assert charged == 100 * SHOP_PRICE, "exactly the buyers were charged, once each"
+    assert await node.store.ledger.balance(lg.account("revenue", "acme")) == 100 * SHOP_PRICE
+    problems, _summary = await audit_commerce(node.store.sales, node.store.ledger)
+    assert problems == []
+    await asyncio.gather(*(c.disconnect() for c in buyers + same_viewer), producer.disconnect())
