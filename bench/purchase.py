@@ -21,51 +21,31 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import socketio
 
-from tests.support import SHOP_SHOW, add_producer, gala_process, redis_server, shop_show
+from tests.support import (
+    SHOP_SHOW,
+    add_producer,
+    connect_and_join,
+    gala_process,
+    producer_client,
+    redis_server,
+    shop_show,
+    viewer_tokens,
+)
 
 MAX_VIEWERS = 5000
 
 
 async def open_sale(base: str) -> None:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            f"{base}/api/login", json={"username": "bench", "password": "bench-password"}
-        ) as r,
-    ):
-        token = (await r.json())["data"]["token"]
-    producer = socketio.AsyncClient(reconnection=False)
-    await producer.connect(
-        base, transports=["websocket"], auth={"token": token}, namespaces=["/producer"]
-    )
-    for cue in ("c1", "c2"):
-        await producer.call(
-            "go", {"show_id": SHOP_SHOW, "standby_cue_id": cue}, namespace="/producer", timeout=30
-        )
-    await producer.disconnect()
-
-
-async def connect_viewers(base: str, count: int) -> list[socketio.AsyncClient]:
-    async with aiohttp.ClientSession() as http:
-        tokens = []
-        for _ in range(count):
-            async with http.post(f"{base}/api/viewer-token") as r:
-                tokens.append((await r.json())["data"]["token"])
-    viewers = []
-    for start in range(0, count, 100):
-        batch = [socketio.AsyncClient(reconnection=False) for _ in tokens[start : start + 100]]
-        await asyncio.gather(
-            *(
-                c.connect(base, transports=["websocket"], auth={"token": t})
-                for c, t in zip(batch, tokens[start : start + 100], strict=True)
+    async with producer_client(base, "bench", "bench-password") as producer:
+        for cue in ("c1", "c2"):
+            await producer.call(
+                "go",
+                {"show_id": SHOP_SHOW, "standby_cue_id": cue},
+                namespace="/producer",
+                timeout=30,
             )
-        )
-        await asyncio.gather(*(c.call("join", {"show_id": SHOP_SHOW}, timeout=60) for c in batch))
-        viewers += batch
-    return viewers
 
 
 async def storm(viewers: list[socketio.AsyncClient]) -> tuple[list[float], Counter[str], float]:
@@ -121,7 +101,8 @@ async def measure(
     add_producer(store, "bench", "bench-password", workdir)
     with gala_process(store, show, workdir, demo_grant_minor=100_000_000) as (_proc, base):
         await open_sale(base)
-        viewers = await connect_viewers(base, args.viewers)
+        tokens = await viewer_tokens(base, args.viewers)
+        viewers = await connect_and_join(base, tokens, SHOP_SHOW)
         latencies, outcomes, seconds = await storm(viewers)
         for client in viewers:
             await client.disconnect()

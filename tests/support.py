@@ -370,3 +370,54 @@ async def connect_viewer(base_url: str, token: str, namespace: str = "/") -> Vie
         wait_timeout=30,
     )
     return viewer
+
+
+async def viewer_tokens(base_url: str, count: int) -> list[str]:
+    """`count` fresh viewer tokens from the HTTP endpoint."""
+    async with aiohttp.ClientSession() as http:
+        tokens = []
+        for _ in range(count):
+            async with http.post(f"{base_url}/api/viewer-token") as resp:
+                tokens.append((await resp.json())["data"]["token"])
+        return tokens
+
+
+async def connect_and_join(
+    base_url: str, tokens: list[str], show_id: str, batch_size: int = 100
+) -> list[socketio.AsyncClient]:
+    """One socket.io client per token, joined to the show, connected `batch_size` at a time."""
+    clients: list[socketio.AsyncClient] = []
+    for start in range(0, len(tokens), batch_size):
+        part = tokens[start : start + batch_size]
+        batch = [socketio.AsyncClient(reconnection=False) for _ in part]
+        await asyncio.gather(
+            *(
+                c.connect(base_url, transports=["websocket"], auth={"token": t})
+                for c, t in zip(batch, part, strict=True)
+            )
+        )
+        await asyncio.gather(*(c.call("join", {"show_id": show_id}, timeout=60) for c in batch))
+        clients += batch
+    return clients
+
+
+@contextlib.asynccontextmanager
+async def producer_client(
+    base_url: str, username: str, password: str
+) -> AsyncIterator[socketio.AsyncClient]:
+    """A producer logged in over HTTP and connected to `/producer`."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{base_url}/api/login", json={"username": username, "password": password}
+        ) as resp,
+    ):
+        token = (await resp.json())["data"]["token"]
+    client = socketio.AsyncClient(reconnection=False)
+    await client.connect(
+        base_url, transports=["websocket"], auth={"token": token}, namespaces=["/producer"]
+    )
+    try:
+        yield client
+    finally:
+        await client.disconnect()

@@ -1,12 +1,9 @@
-"""Money: integer minor units with a currency. Never floats.
-
-Display formatting belongs to the viewer's locale (the browser's Intl.NumberFormat); the server
-only carries `(amount_minor, currency)` and the currency's exponent.
+"""Money: integer minor units with a currency, never floats. Amounts travel as `*_minor` ints
+next to a currency code; this module holds the currencies a show may settle in and their
+exponents. Display formatting belongs to the viewer's locale (the browser's Intl.NumberFormat).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 # ISO 4217 exponents for the currencies a show may settle in; anything else is refused at load.
 CURRENCY_EXPONENTS: dict[str, int] = {
@@ -25,18 +22,3 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "AED": 2,
     "SAR": 2,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    amount_minor: int
-    currency: str
-
-    def __post_init__(self) -> None:
-        if type(self.amount_minor) is not int:
-            raise TypeError("amount_minor must be an int")
-        if self.currency not in CURRENCY_EXPONENTS:
-            raise ValueError(f"unsupported currency {self.currency!r}")
-
-    def as_dict(self) -> dict[str, object]:
-        return {"amount_minor": self.amount_minor, "currency": self.currency}

@@ -42,6 +42,26 @@ def opened_sale() -> dict[str, Any]:
     return {**event.data, "status": "open"}
 
 
+async def charged_hold(
+    store: StoreBundle, service: PurchaseService, sale: dict[str, Any], key: str, quantity: int
+) -> None:
+    """What a crash between a tap's payment and its order being marked paid leaves: viewer v-1's
+    units reserved and charged, the order still held."""
+    await service.sync_sale(sale)
+    await service.grant_demo_balance("v-1", 50_000)
+    order_id = order_id_for(sale["sale_id"], "v-1", key)
+    order = await store.sales.reserve(sale["sale_id"], order_id, "v-1", key, quantity, START_MS)
+    await store.ledger.post(
+        lg.Transfer(
+            lg.transfer_id("order", order_id, "pay"),
+            lg.account("wallet", "v-1"),
+            lg.account("revenue", "acme"),
+            order.amount_minor,
+            "order",
+        )
+    )
+
+
 def run_audit(store_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gala", "audit", "--store", store_url],
@@ -72,20 +92,7 @@ async def test_a_payment_cut_off_by_a_crash_is_refunded_once(
     clock = ManualClock(START_MS)
     service = PurchaseService(store.sales, store.ledger, clock)
     sale = opened_sale()
-    await service.sync_sale(sale)
-    await service.grant_demo_balance("v-1", 50_000)
-    order_id = order_id_for(sale["sale_id"], "v-1", "key-crashed-01")
-    # the tap reserved and charged, then the process died before the order was marked paid
-    await store.sales.reserve(sale["sale_id"], order_id, "v-1", "key-crashed-01", 2, START_MS)
-    await store.ledger.post(
-        lg.Transfer(
-            lg.transfer_id("order", order_id, "pay"),
-            lg.account("wallet", "v-1"),
-            lg.account("revenue", "acme"),
-            25_980,
-            "order",
-        )
-    )
+    await charged_hold(store, service, sale, "key-crashed-01", 2)
     problems, _ = await audit_commerce(store.sales, store.ledger)
     assert any("held but already charged" in p for p in problems)
     clock.advance(60_000)
@@ -136,19 +143,7 @@ async def test_a_charged_hold_is_completed_by_the_sweeper_before_it_expires(
     clock = ManualClock(START_MS)
     service = PurchaseService(store.sales, store.ledger, clock)
     sale = opened_sale()
-    await service.sync_sale(sale)
-    await service.grant_demo_balance("v-1", 50_000)
-    order_id = order_id_for(sale["sale_id"], "v-1", "key-crashed-02")
-    await store.sales.reserve(sale["sale_id"], order_id, "v-1", "key-crashed-02", 1, START_MS)
-    await store.ledger.post(
-        lg.Transfer(
-            lg.transfer_id("order", order_id, "pay"),
-            lg.account("wallet", "v-1"),
-            lg.account("revenue", "acme"),
-            12_990,
-            "order",
-        )
-    )
+    await charged_hold(store, service, sale, "key-crashed-02", 1)
     assert await service.sweep([sale["sale_id"]]) == 0, "a plain sweep waits for the hold"
     assert await service.sweep([sale["sale_id"]], reconcile=True) == 1
     assert await service.sweep([sale["sale_id"]], reconcile=True) == 0

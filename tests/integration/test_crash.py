@@ -6,46 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-
-import aiohttp
-import socketio
 
 from commerce import ledger as lg
 from commerce.audit import audit_commerce
 from gala.stores.factory import open_store
-from tests.support import SHOP_SHOW, add_producer, connect_viewer, gala_process, shop_show
+from tests.support import (
+    SHOP_SHOW,
+    add_producer,
+    connect_viewer,
+    gala_process,
+    producer_client,
+    shop_show,
+    viewer_tokens,
+)
 
 GRANT = 1_000_000
-
-
-@asynccontextmanager
-async def producer_at(base: str) -> AsyncIterator[socketio.AsyncClient]:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            f"{base}/api/login", json={"username": "crash-op", "password": "crash-op-pass"}
-        ) as r,
-    ):
-        token = (await r.json())["data"]["token"]
-    client = socketio.AsyncClient(reconnection=False)
-    await client.connect(
-        base, transports=["websocket"], auth={"token": token}, namespaces=["/producer"]
-    )
-    yield client
-    await client.disconnect()
-
-
-async def viewer_tokens(base: str, count: int) -> list[str]:
-    async with aiohttp.ClientSession() as http:
-        tokens = []
-        for _ in range(count):
-            async with http.post(f"{base}/api/viewer-token") as r:
-                tokens.append((await r.json())["data"]["token"])
-        return tokens
 
 
 async def test_kill_9_mid_sale_loses_no_acknowledged_order_and_audits_clean(
@@ -55,7 +32,7 @@ async def test_kill_9_mid_sale_loses_no_acknowledged_order_and_audits_clean(
     add_producer(store_url, "crash-op", "crash-op-pass", tmp_path)
     acknowledged: dict[str, dict[str, Any]] = {}
     with gala_process(store_url, show, tmp_path, GRANT) as (proc, base):
-        async with producer_at(base) as producer:
+        async with producer_client(base, "crash-op", "crash-op-pass") as producer:
             for cue in ("c1", "c2"):
                 ack = await producer.call(
                     "go", {"show_id": SHOP_SHOW, "standby_cue_id": cue}, namespace="/producer"

@@ -10,14 +10,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import socketio
 
 from commerce import ledger as lg
 from commerce.audit import audit_commerce
 from gala.settings import Settings
-from tests.support import SHOP_PRICE, SHOP_SHOW, RunningServer, running_server, shop_show
+from tests.support import (
+    SHOP_PRICE,
+    SHOP_SHOW,
+    RunningServer,
+    connect_and_join,
+    running_server,
+    shop_show,
+    viewer_tokens,
+)
 
 BUYERS = 2000
 GRANT = 50_000
@@ -34,27 +41,8 @@ async def shop(store_url: str, tmp_path: Path) -> AsyncIterator[RunningServer]:
         yield server
 
 
-async def connect(base: str, tokens: list[str]) -> list[socketio.AsyncClient]:
-    clients = []
-    for start in range(0, len(tokens), 100):
-        batch = [socketio.AsyncClient(reconnection=False) for _ in tokens[start : start + 100]]
-        await asyncio.gather(
-            *(
-                c.connect(base, transports=["websocket"], auth={"token": t})
-                for c, t in zip(batch, tokens[start : start + 100], strict=True)
-            )
-        )
-        await asyncio.gather(*(c.call("join", {"show_id": SHOP_SHOW}, timeout=60) for c in batch))
-        clients += batch
-    return clients
-
-
 async def test_2000_buyers_on_100_units(shop: RunningServer) -> None:
-    async with aiohttp.ClientSession() as http:
-        tokens = []
-        for _ in range(BUYERS):
-            async with http.post(f"{shop.base_url}/api/viewer-token") as r:
-                tokens.append((await r.json())["data"]["token"])
+    tokens = await viewer_tokens(shop.base_url, BUYERS)
     producer = socketio.AsyncClient(reconnection=False)
     await producer.connect(
         shop.base_url,
@@ -67,8 +55,8 @@ async def test_2000_buyers_on_100_units(shop: RunningServer) -> None:
             "go", {"show_id": SHOP_SHOW, "standby_cue_id": cue}, namespace="/producer", timeout=30
         )
         assert ack["ok"], ack
-    buyers = await connect(shop.base_url, tokens)
-    same_viewer = await connect(shop.base_url, [tokens[0]] * 3)
+    buyers = await connect_and_join(shop.base_url, tokens, SHOP_SHOW)
+    same_viewer = await connect_and_join(shop.base_url, [tokens[0]] * 3, SHOP_SHOW)
 
     async def tap(client: socketio.AsyncClient, key: str, quantity: int) -> dict[str, Any]:
         ack: dict[str, Any] = await client.call(
