@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections import Counter
 from types import MappingProxyType
 
-from . import ledger as lg
+from gala.kernel import ledger as lg
+
 from . import sale as rules
 from .ports import LedgerStore, SaleStore
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from .ledger import Transfer
+from gala.kernel.ledger import Transfer
+
 from .sale import Order, SaleTerms
 
 

@@ -19,7 +19,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from .ledger import NON_NEGATIVE, InsufficientFunds, Transfer, TransferMismatch, kind_of
+from gala.kernel.ledger import NON_NEGATIVE, InsufficientFunds, Transfer, TransferMismatch, kind_of
+
 from .redis_keys import account_keys, ledger_index_keys
 
 

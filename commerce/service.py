@@ -25,9 +25,9 @@ from typing import Any
 
 from gala.kernel.clock import Clock
 from gala.kernel.errors import BadRequest
+from gala.kernel.ledger import InsufficientFunds, Transfer, account, transfer_id
 
 from . import sale as rules
-from .ledger import InsufficientFunds, Transfer, account, transfer_id
 from .ports import LedgerStore, SaleCounts, SaleStore
 from .show_sales import terms_of
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from gala.kernel.ledger import NON_NEGATIVE, InsufficientFunds, Transfer, TransferMismatch, kind_of
 from gala.kernel.storage import SqliteRunner, transaction
-
-from .ledger import NON_NEGATIVE, InsufficientFunds, Transfer, TransferMismatch, kind_of
 
 SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS ledger_transfers (

@@ -32,6 +32,7 @@ from gala.stores.factory import open_store
 
 DEMO_PRODUCER = "producer"
 DEMO_WALLET_GRANT_MINOR = 1_000_000  # every demo viewer starts with 10,000.00 of the show's money
+DEMO_BUDGET_MINOR = 100_000_000  # the show and each sponsor get 1,000,000.00 to fund drops
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,7 +130,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     password = secrets.token_urlsafe(9)
     asyncio.run(_put_account(settings.store_url, DEMO_PRODUCER, password, PRODUCER))
-    demo = settings.replace(demo_wallet_grant_minor=DEMO_WALLET_GRANT_MINOR)
+    demo = settings.replace(
+        demo_wallet_grant_minor=DEMO_WALLET_GRANT_MINOR, demo_budget_minor=DEMO_BUDGET_MINOR
+    )
     asyncio.run(serve(demo, demo_login=(DEMO_PRODUCER, password)))
     return 0
 

@@ -7,6 +7,7 @@ context); `Node.close` stops every task and releases the store, in reverse order
 from __future__ import annotations
 
 import logging
+import random
 import secrets
 import socket
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from gala.show_runtime import ShowRuntime
 from gala.shows import ShowRegistry
 from gala.socket_handlers import SocketHandlers
 from gala.stores.factory import StoreBundle, open_store
+from gala.tap_limiter import TapLimiter
+from redpackets.service import DropService
+from redpackets.show_drops import SHOW_FUNDER, funder_account
 from stage_control.service import ShowNotInstalled, StageService
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,7 @@ class Node:
     realtime: Realtime
     node_id: str
     purchases: PurchaseService
+    drops: DropService
     runtimes: dict[str, ShowRuntime] = field(default_factory=dict)
 
     @classmethod
@@ -55,11 +60,24 @@ class Node:
             await store.close()
             raise
         node_id = settings.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
-        stage = StageService(store.stage, shows, ShowCueEffects(), clock)
+        effects = ShowCueEffects(lambda show_id: shows.get(show_id).currency)
+        stage = StageService(store.stage, shows, effects, clock)
         purchases = PurchaseService(store.sales, store.ledger, clock)
+        drops = DropService(store.drops, store.ledger, clock, random.SystemRandom())
         node = cls(
-            settings, clock, store, TokenSigner(secret), shows, stage, realtime, node_id, purchases
+            settings,
+            clock,
+            store,
+            TokenSigner(secret),
+            shows,
+            stage,
+            realtime,
+            node_id,
+            purchases,
+            drops,
         )
+        if settings.demo_budget_minor:
+            await node.fund_demo_budgets()
         for show in shows.all():
             runtime = ShowRuntime(
                 show.id,
@@ -73,14 +91,26 @@ class Node:
                 replay_window=settings.replay_window,
                 presence_interval_s=settings.presence_interval_s,
                 purchases=purchases,
+                drops=drops,
             )
             node.runtimes[show.id] = runtime
             runtime.start()
-        SocketHandlers(realtime, shows, node.runtime, stage, clock, purchases).register()
+        limiter = TapLimiter(clock, settings.grab_taps_per_s, settings.grab_tap_burst)
+        SocketHandlers(
+            realtime, shows, node.runtime, stage, clock, purchases, drops, limiter
+        ).register()
         log.info(
             "node %s serving %d show(s) on the %s store", node_id, len(node.runtimes), store.kind
         )
         return node
+
+    async def fund_demo_budgets(self) -> None:
+        """Demo mode only: the show's own budget and each sponsor's, once (idempotent)."""
+        for show in self.shows.all():
+            for funder in (SHOW_FUNDER, *show.sponsors):
+                await self.drops.deposit(
+                    funder_account(show.id, funder), self.settings.demo_budget_minor, "demo"
+                )
 
     def runtime(self, show_id: str) -> ShowRuntime:
         runtime = self.runtimes.get(show_id)

@@ -22,6 +22,7 @@ CLIENT_MESSAGES: dict[tuple[str, str], tuple[str, ...]] = {
     ("/", "time"): ("viewer", "producer"),
     ("/", "buy"): ("viewer",),
     ("/", "wallet"): ("viewer",),
+    ("/", "grab"): ("viewer",),
     ("/producer", "console:join"): ("producer",),
     ("/producer", "go"): ("producer",),
     ("/producer", "standby"): ("producer",),
@@ -31,6 +32,7 @@ CLIENT_MESSAGES: dict[tuple[str, str], tuple[str, ...]] = {
     ("/producer", "reset"): ("producer",),
     ("/producer", "audit"): ("producer",),
     ("/producer", "time"): ("producer",),
+    ("/producer", "drop:launch"): ("producer",),
 }
 
 # (namespace, event) pushed by the server

@@ -31,6 +31,9 @@ class Settings:
     presence_interval_s: float = 1.0
     demo_wallet_grant_minor: int = 0
     log_level: str = "INFO"
+    demo_budget_minor: int = 0
+    grab_taps_per_s: int = 5
+    grab_tap_burst: int = 10
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -55,6 +58,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
             env, "GALA_MAX_VIEWER_BUFFER_BYTES", base.max_viewer_buffer_bytes, 4096, 1 << 30
         ),
         log_level=env.get("GALA_LOG_LEVEL", base.log_level).upper(),
+        demo_budget_minor=_int(env, "GALA_DEMO_BUDGET_MINOR", base.demo_budget_minor, 0, 10**12),
+        grab_taps_per_s=_int(env, "GALA_GRAB_TAPS_PER_S", base.grab_taps_per_s, 1, 10_000),
+        grab_tap_burst=_int(env, "GALA_GRAB_TAP_BURST", base.grab_tap_burst, 1, 10_000),
     )
 
 

@@ -6,7 +6,10 @@
   the store's compare-and-set lets exactly one execute each timer);
 - presence: report this node's viewers and operators, push the totals to the consoles;
 - the sweeper: release expired holds of the show's sales, finish interrupted ledger transfers;
-- figures: stock left, sold and GMV, sent to viewers and consoles at a fixed cadence.
+  launch the drops the log announced, credit uncredited claims, close due drops and refund
+  their leftover;
+- figures: stock left, sold and GMV, envelopes left, sent to viewers and consoles at a fixed
+  cadence.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from gala.kernel.clock import Clock
 from gala.ports import Presence, ShowLogReader
 from gala.realtime import PRODUCER_NS, VIEWER_NS, Realtime
 from gala.supervisor import supervise
+from redpackets.figures import DropFigures, still_reported
+from redpackets.model import DropUnfunded
+from redpackets.service import DropService
+from redpackets.show_drops import terms_of as drop_terms_of
 from stage_control.ports import StageStore
 from stage_control.service import StageService
 
@@ -52,6 +59,7 @@ class ShowRuntime:
         replay_window: int,
         presence_interval_s: float,
         purchases: PurchaseService,
+        drops: DropService,
     ) -> None:
         self.show_id = show_id
         self.channel = ShowChannel(show_id, reader, realtime, replay_window)
@@ -64,6 +72,8 @@ class ShowRuntime:
         self._clock = clock
         self._presence_interval_s = presence_interval_s
         self._purchases = purchases
+        self._drops = drops
+        self._launched: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -146,6 +156,20 @@ class ShowRuntime:
             await self._purchases.sync_sale(sale)
         return sales
 
+    async def _launch_announced_drops(self) -> None:
+        """Launch every drop the log announced (fund its escrow, set it live), once per node:
+        a cue's drop is announced by the commit, and the first node to see it funds it."""
+        if not self.channel.ready.is_set():
+            return
+        for drop_id, drop in list(self.channel.snapshot.drops.drops.items()):
+            if drop_id in self._launched:
+                continue
+            try:
+                await self._drops.launch(drop_terms_of(self.show_id, drop))
+            except DropUnfunded as refused:
+                log.warning("show %s: drop %s cancelled: %s", self.show_id, drop_id, refused)
+            self._launched.add(drop_id)
+
     async def _sweep(self) -> None:
         """Release expired holds and finish interrupted transfers, once a second; check every
         released order for a charge to refund once a minute (and at start, after a crash)."""
@@ -155,13 +179,15 @@ class ShowRuntime:
             await self._purchases.sweep(
                 [sale["sale_id"] for sale in sales.values()], reconcile=rounds % 60 == 0
             )
+            await self._launch_announced_drops()
+            await self._drops.sweep(self.show_id)
             rounds += 1
             await asyncio.sleep(SWEEP_INTERVAL_S)
 
     async def _publish_figures(self) -> None:
         """Every FIGURES_INTERVAL_S, send the sales figures to viewers and consoles, only when
         they changed: a few messages a second at most, whatever the order rate."""
-        last = ShowFigures()
+        last, last_drops = ShowFigures(), DropFigures()
         while True:
             await asyncio.sleep(FIGURES_INTERVAL_S)
             sales = await self._synced_sales()
@@ -170,16 +196,24 @@ class ShowRuntime:
                 for sale in sales.values()
             }
             now = figures_of(sales, counts)
-            if now == last:
+            drops = DropFigures(
+                {
+                    drop_id: await self._drops.counts(drop_id)
+                    for drop_id in sorted(self._launched)
+                    if still_reported(drop_id, last_drops)
+                }
+            )
+            if now == last and drops.drops == last_drops.drops:
                 continue
             message = {
                 "show_id": self.show_id,
                 "at_ms": self._clock.now_ms(),
                 **now.as_wire(),
                 "just_bought": just_bought(last, now),
+                "drops": drops.as_wire(last_drops, FIGURES_INTERVAL_S),
                 "interval_s": FIGURES_INTERVAL_S,
             }
-            last = now
+            last, last_drops = now, drops
             self._realtime.broadcast_fast(
                 VIEWER_NS, viewer_room(self.show_id), "figures", [message]
             )

@@ -20,11 +20,12 @@ from gala.kernel.errors import BadRequest
 from gala.kernel.ids import is_valid_id
 from gala.kernel.money import CURRENCY_EXPONENTS
 from overlays import model as overlays
+from redpackets import show_drops
 from stage_control.model import Cue
 
 MAX_CUES = 2000
 
-CueAction = overlays.OverlayAction | show_sales.SaleAction
+CueAction = overlays.OverlayAction | show_sales.SaleAction | show_drops.LaunchDrop
 
 
 class ShowFileError(BadRequest):
@@ -43,6 +44,7 @@ class ShowDefinition:
     cues: tuple[Cue, ...]
     product_cards: Mapping[str, Mapping[str, Any]]
     document: str
+    sponsors: Mapping[str, Mapping[str, str]]
 
     def public_info(self) -> dict[str, Any]:
         """What any viewer may know about the show before it starts (no cues, no products)."""
@@ -56,6 +58,9 @@ class ShowDefinition:
             "timezone": self.timezone,
             "stream_url": self.stream_url,
         }
+
+    def cue(self, cue_id: str) -> Cue | None:
+        return next((cue for cue in self.cues if cue.id == cue_id), None)
 
     def cue_list(self) -> list[dict[str, Any]]:
         return [
@@ -127,7 +132,7 @@ def parse_show(raw: Mapping[str, Any]) -> ShowDefinition:
         for pid, table in _table(raw, "products", "products", optional=True).items()
     }
     ctx = overlays.ActionContext(ctx_locales, str(timezone), cards)
-    cues = _cues(raw.get("cues"), ctx, for_sale)
+    cues = _cues(raw.get("cues"), ctx, for_sale, frozenset(sponsors))
     return ShowDefinition(
         id=str(show_id),
         title=_text(show, "title", "show"),
@@ -139,11 +144,15 @@ def parse_show(raw: Mapping[str, Any]) -> ShowDefinition:
         cues=cues,
         product_cards=cards,
         document=json.dumps(raw, ensure_ascii=False, sort_keys=True),
+        sponsors=sponsors,
     )
 
 
 def _cues(
-    raw: Any, ctx: overlays.ActionContext, for_sale: Mapping[str, Mapping[str, Any]]
+    raw: Any,
+    ctx: overlays.ActionContext,
+    for_sale: Mapping[str, Mapping[str, Any]],
+    sponsors: frozenset[str],
 ) -> tuple[Cue, ...]:
     if not isinstance(raw, list) or not 0 < len(raw) <= MAX_CUES:
         raise ShowFileError(f"cues must be a list of 1 to {MAX_CUES} [[cues]] tables")
@@ -167,9 +176,15 @@ def _cues(
             try:
                 if action.get("do") in show_sales.ACTION_KINDS:
                     actions.append(show_sales.parse_sale_action(action, for_sale))
+                elif action.get("do") in show_drops.ACTION_KINDS:
+                    actions.append(show_drops.parse_launch(action, sponsors))
                 else:
                     actions.append(overlays.parse_action(action, ctx))
-            except (overlays.ActionError, show_sales.SaleActionError) as error:
+            except (
+                overlays.ActionError,
+                show_sales.SaleActionError,
+                show_drops.DropActionError,
+            ) as error:
                 raise ShowFileError(f"{where}.actions[{a_index}]: {error.message}") from None
         cues.append(
             Cue(
@@ -193,6 +208,11 @@ def describe_action(action: CueAction) -> str:
         return f"open the sale of '{action.product_id}'{window}"
     if isinstance(action, show_sales.CloseSale):
         return f"close the sale of '{action.product_id}'"
+    if isinstance(action, show_drops.LaunchDrop):
+        return (
+            f"drop {action.envelopes} red envelopes ({action.budget_minor} minor units, "
+            f"funded by {action.funder}) in {action.countdown_ms // 1000} s"
+        )
     if isinstance(action, overlays.ShowOverlay):
         return f"show {action.overlay.get('kind')} '{action.overlay.get('id')}' on {action.layer}"
     if isinstance(action, overlays.StartCountdown):

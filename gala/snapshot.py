@@ -12,6 +12,7 @@ from typing import Any
 from commerce import show_sales
 from gala.kernel.showlog import LoggedEvent
 from overlays import model as overlays
+from redpackets import show_drops
 from stage_control import model as stage
 
 
@@ -22,6 +23,7 @@ class ShowSnapshot:
     phase: stage.ShowPhase = field(default_factory=stage.ShowPhase)
     screen: overlays.Screen = field(default_factory=overlays.Screen)
     sales: show_sales.SalesBoard = field(default_factory=show_sales.SalesBoard)
+    drops: show_drops.DropBoard = field(default_factory=show_drops.DropBoard)
 
     def apply(self, event: LoggedEvent) -> ShowSnapshot:
         if event.epoch != self.epoch:
@@ -34,6 +36,7 @@ class ShowSnapshot:
             phase=stage.fold(self.phase, event.type, event.data),
             screen=overlays.fold(self.screen, event.type, event.data),
             sales=show_sales.fold(self.sales, event.type, event.data),
+            drops=show_drops.fold(self.drops, event.type, event.data),
         )
 
     def as_wire(self) -> dict[str, Any]:
@@ -43,6 +46,7 @@ class ShowSnapshot:
             "show": self.phase.as_wire(),
             "layers": self.screen.as_wire(),
             "sales": self.sales.as_wire(),
+            "drops": self.drops.as_wire(),
         }
 
 
@@ -57,4 +61,5 @@ PUBLIC_EVENT_TYPES: tuple[str, ...] = (
     stage.SHOW_PHASE_EVENT,
     *overlays.EVENT_TYPES,
     *show_sales.EVENT_TYPES,
+    *show_drops.EVENT_TYPES,
 )

@@ -1,12 +1,15 @@
 """Socket message handlers: parse the payload, check the role, call a service, return the ack data.
 
-Viewer namespace `/`: join a show (with an optional resume position), leave, time ping.
+Viewer namespace `/`: join a show (with an optional resume position), leave, time ping, buy,
+wallet, grab a red envelope.
 Producer namespace `/producer`: join a show's console, GO, standby (jump), back, panic, end,
-reset, audit. The realtime facade authenticated the connection and turns raised errors into acks.
+reset, audit, launch a drop. The realtime facade authenticated the connection and turns raised
+errors into acks.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +22,10 @@ from gala.protocol import BadField, int_field, payload_dict, required_id, resume
 from gala.realtime import PRODUCER_NS, VIEWER_NS, Connection, Realtime
 from gala.show_runtime import ShowRuntime, console_room
 from gala.shows import ShowRegistry
+from gala.tap_limiter import TapLimiter
+from redpackets import show_drops
+from redpackets.model import UnknownDrop
+from redpackets.service import DropService, grab_wire
 from stage_control.service import StageService
 
 
@@ -31,6 +38,8 @@ class SocketHandlers:
         stage: StageService,
         clock: Clock,
         purchases: PurchaseService,
+        drops: DropService,
+        limiter: TapLimiter,
     ) -> None:
         self._realtime = realtime
         self._shows = shows
@@ -38,6 +47,8 @@ class SocketHandlers:
         self._stage = stage
         self._clock = clock
         self._purchases = purchases
+        self._drops = drops
+        self._limiter = limiter
 
     def register(self) -> None:
         on = self._realtime.handle
@@ -46,6 +57,7 @@ class SocketHandlers:
         on(VIEWER_NS, "time", self.time)
         on(VIEWER_NS, "buy", self.buy)
         on(VIEWER_NS, "wallet", self.wallet)
+        on(VIEWER_NS, "grab", self.grab)
         on(PRODUCER_NS, "time", self.time)
         on(PRODUCER_NS, "console:join", self.console_join)
         on(PRODUCER_NS, "go", self.go)
@@ -55,6 +67,7 @@ class SocketHandlers:
         on(PRODUCER_NS, "end", self.end)
         on(PRODUCER_NS, "reset", self.reset)
         on(PRODUCER_NS, "audit", self.audit)
+        on(PRODUCER_NS, "drop:launch", self.launch_drop)
 
     # --- viewers ---------------------------------------------------------------------------
 
@@ -112,6 +125,21 @@ class SocketHandlers:
             **await self._purchases.wallet(viewer.subject, runtime.sale_ids()),
         }
 
+    async def grab(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        """Grab an envelope of a drop (docs/protocol.md, `grab`)."""
+        body = payload_dict(payload)
+        viewer = require_role(conn.identity, VIEWER)
+        show = self._shows.get(required_id(body, "show_id"))
+        drop_id = required_id(body, "drop_id")
+        self._limiter.check(viewer.subject)
+        runtime = self._runtimes(show.id)
+        await runtime.channel.ready.wait()
+        drop = runtime.channel.snapshot.drops.drops.get(drop_id)
+        if drop is None:
+            raise UnknownDrop("no such drop in this show")
+        grabbed = await self._drops.grab(show_drops.terms_of(show.id, drop), viewer.subject)
+        return grab_wire(grabbed, show.currency)
+
     # --- producers ---------------------------------------------------------------------------
 
     def _show_id(self, payload: Any) -> str:
@@ -136,6 +164,7 @@ class SocketHandlers:
         expected = body["standby_cue_id"]
         if expected is not None:
             expected = required_id(body, "standby_cue_id")
+        await self._check_drop_funds(show_id)
         state = await self._stage.go(show_id, conn.identity.subject, expected)
         return state.as_wire()
 
@@ -163,3 +192,38 @@ class SocketHandlers:
         show_id = self._show_id(body)
         limit = int_field(body, "limit", 1, 1000, default=200)
         return {"entries": await self._runtimes(show_id).audit(limit)}
+
+    async def _check_drop_funds(self, show_id: str) -> None:
+        """Refuse a GO whose cue would launch a drop its funder cannot cover (a timer-fired
+        cue is not checked: its drop is cancelled at launch instead)."""
+        state = await self._stage.state(show_id)
+        cue = self._shows.get(show_id).cue(state.standby_cue_id) if state.standby_cue_id else None
+        needed: dict[str, int] = {}
+        for action in cue.actions if cue is not None else ():
+            if isinstance(action, show_drops.LaunchDrop):
+                funder = show_drops.funder_account(show_id, action.funder)
+                needed[funder] = needed.get(funder, 0) + action.budget_minor
+        await self._drops.check_funds(needed)
+
+    async def launch_drop(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        """Launch a drop from the console (docs/protocol.md, `drop:launch`): fund it first,
+        then announce it on the log. A retry with the same key returns the same drop."""
+        body = payload_dict(payload)
+        show = self._shows.get(self._show_id(body))
+        key = required_id(body, "key")
+        launch = show_drops.parse_launch(body, frozenset(show.sponsors))
+        runtime = self._runtimes(show.id)
+        await runtime.channel.ready.wait()
+        digest = hashlib.sha256(f"{show.id}\nconsole\n{key}".encode()).hexdigest()[:20]
+        drop_id = f"d-{digest}"
+        announced = runtime.channel.snapshot.drops.drops.get(drop_id)
+        if announced is not None:
+            return {"drop": dict(announced)}
+        [event] = show_drops.events_for(
+            show.id, show.currency, launch, self._clock.now_ms(), drop_id=drop_id
+        )
+        await self._drops.launch(show_drops.terms_of(show.id, event.data))
+        await self._stage.publish(
+            show.id, conn.identity.subject, "drop", [event], {"drop_id": drop_id}
+        )
+        return {"drop": dict(event.data)}

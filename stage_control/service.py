@@ -63,6 +63,25 @@ class StageService:
     async def reset(self, show_id: str, actor: str) -> model.StageState:
         return await self._run(show_id, actor, "reset", model.Reset(), {})
 
+    async def publish(
+        self, show_id: str, actor: str, action: str, events: list[NewEvent], detail: dict[str, Any]
+    ) -> None:
+        """Append public events that are not a cue (a drop launched from the console) with their
+        audit line, in one atomic step that leaves the stage as it is."""
+        for _attempt in range(MAX_ATTEMPTS):
+            loaded = await self._store.load_stage(show_id)
+            if loaded is None:
+                raise ShowNotInstalled(f"no show {show_id!r}")
+            audit = [AuditEntry(self._clock.now_ms(), actor, action, detail)]
+            try:
+                await self._store.commit_stage(
+                    show_id, loaded.version, loaded.state, events, audit, recreate_log=False
+                )
+            except StoreConflict:
+                continue
+            return
+        raise GalaError("the stage is too busy; try again", code="busy")
+
     async def tick(self, show_id: str) -> model.StageState:
         """Execute due timers. Audited only when a cue actually executed."""
         return await self._run(show_id, "timer", "timer", model.Tick(), {})

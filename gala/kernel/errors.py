@@ -8,6 +8,8 @@ place (`gala/errors_map.py`).
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class GalaError(Exception):
     """A refusal with a stable code. Subclasses set `code` (and may override it per instance)."""
@@ -21,7 +23,8 @@ class GalaError(Exception):
         if code is not None:
             self.code = code
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
+        """The wire form; a subclass may add fields (an already-grabbed amount)."""
         return {"code": self.code, "message": self.message}
 
 

@@ -17,6 +17,9 @@ from commerce.sqlite_ledger import SCHEMA as LEDGER_SCHEMA
 from commerce.sqlite_ledger import SqliteLedgerStore
 from commerce.sqlite_store import SCHEMA as SALE_SCHEMA
 from commerce.sqlite_store import SqliteSaleStore
+from redpackets.redis_store import RedisDropStore
+from redpackets.sqlite_store import SCHEMA as DROP_SCHEMA
+from redpackets.sqlite_store import SqliteDropStore
 from stage_control.redis_store import RedisStageStore
 from stage_control.sqlite_store import SCHEMA as STAGE_SCHEMA
 from stage_control.sqlite_store import SqliteStageStore
@@ -34,13 +37,15 @@ class StoreBundle:
     stage: SqliteStageStore | RedisStageStore
     sales: SqliteSaleStore | RedisSaleStore
     ledger: SqliteLedgerStore | RedisLedgerStore
+    drops: SqliteDropStore | RedisDropStore
     close: Callable[[], Awaitable[None]]
 
 
 async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
     if url.startswith("sqlite:///"):
         db = SqliteDatabase(
-            url.removeprefix("sqlite:///"), HUB_SCHEMA + STAGE_SCHEMA + SALE_SCHEMA + LEDGER_SCHEMA
+            url.removeprefix("sqlite:///"),
+            HUB_SCHEMA + STAGE_SCHEMA + SALE_SCHEMA + LEDGER_SCHEMA + DROP_SCHEMA,
         )
         await db.open()
         return StoreBundle(
@@ -49,6 +54,7 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
             SqliteStageStore(db),
             SqliteSaleStore(db),
             SqliteLedgerStore(db),
+            SqliteDropStore(db),
             db.close,
         )
     # A blocking pool: a burst of taps waits for a free connection instead of failing with
@@ -69,5 +75,6 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
         RedisStageStore(client, redis_prefix),
         RedisSaleStore(client, redis_prefix),
         RedisLedgerStore(client, redis_prefix),
+        RedisDropStore(client, redis_prefix),
         close,
     )

@@ -11,8 +11,8 @@ from dataclasses import asdict
 
 import pytest
 
-from commerce import ledger as lg
 from commerce.redis_keys import account_keys, ledger_index_keys
+from gala.kernel import ledger as lg
 from gala.kernel.errors import GalaError
 from gala.stores.factory import StoreBundle, open_store
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from commerce import ledger as lg
 from commerce import show_sales
 from commerce.audit import audit_commerce
 from commerce.service import PurchaseService, order_id_for
+from gala.kernel import ledger as lg
 from gala.kernel.clock import ManualClock
 from gala.stores.factory import StoreBundle, open_store
 

@@ -9,8 +9,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from commerce import ledger as lg
 from commerce.audit import audit_commerce
+from gala.kernel import ledger as lg
 from gala.stores.factory import open_store
 from tests.support import (
     SHOP_SHOW,

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import socketio
 
-from commerce import ledger as lg
 from commerce.audit import audit_commerce
+from gala.kernel import ledger as lg
 from gala.settings import Settings
 from tests.support import (
     SHOP_PRICE,

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from commerce import ledger as lg
+from gala.kernel import ledger as lg
 from gala.settings import Settings
 from tests.support import RunningServer, Viewer, connect_viewer, running_server, shop_show
 

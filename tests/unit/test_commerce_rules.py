@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commerce import ledger as lg
 from commerce import sale as sl
+from gala.kernel import ledger as lg
 from gala.kernel.errors import GalaError
 
 ACCOUNTS = [

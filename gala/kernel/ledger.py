@@ -1,11 +1,15 @@
 """The double-entry ledger: accounts, immutable transfers, balances. Pure rules, no I/O.
 
+It lives in the kernel because two features move money: commerce (orders) and redpackets
+(drops); each declares the ledger store it needs as a port, and the hub hands both the same one.
+
 Every movement of money is a `Transfer` of a positive integer amount (minor units of the ledger's
 one currency) from one account to another, so the balances always sum to zero. A transfer's id is
 deterministic (`transfer_id(reason, ref, leg)`: an order or claim id and the step of its saga), so
-a retried step is a no-op; the same id with another content is refused. Accounts of the kinds in
-`NON_NEGATIVE` (viewer wallets, drop escrow, sponsor budgets) never go below zero; `external`
-accounts (a payment provider, the demo grant) are where money enters and leaves the system.
+a retried step is a no-op; the same id with another content is refused. Accounts of the kinds
+in `NON_NEGATIVE` (viewer wallets, drop escrow, sponsor and show budgets) never go below zero;
+`external` accounts (a payment provider, the demo grant, budget deposits) are where money enters
+and leaves the system.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from types import MappingProxyType
 
 from gala.kernel.errors import BadRequest, Conflict
 
-ACCOUNT_KINDS = ("wallet", "sponsor_budget", "escrow", "revenue", "external")
-NON_NEGATIVE = frozenset({"wallet", "sponsor_budget", "escrow"})
+ACCOUNT_KINDS = ("wallet", "sponsor_budget", "show_budget", "escrow", "revenue", "external")
+NON_NEGATIVE = frozenset({"wallet", "sponsor_budget", "show_budget", "escrow"})
 MAX_AMOUNT_MINOR = 10**15
 
 

@@ -1,0 +1,184 @@
+"""Red-envelope use cases: launch a drop (fund its escrow), grab an envelope (and credit it), the
+sweeper step (credit what a crash left uncredited, close due drops, refund the leftover), the
+funding check before a GO, budget deposits. Load, decide (the rules run inside the stores,
+atomically), save, answer.
+
+Money moves as ledger transfers with deterministic ids, so every step can be retried:
+- `drop/ID/fund`: the funder's budget -> the drop's escrow, the whole budget, at launch;
+- `grab/ID/VIEWER`: escrow -> the viewer's wallet, the claimed amount, right after the grab (or
+  by the sweeper, when a crash came between the grab and its credit);
+- `drop/ID/refund`: escrow -> the funder, budget minus everything claimed, once the drop closed.
+So `budget == credited + refunded` once a drop is closed and credited, and the escrow never goes
+below zero: what is refunded was never claimed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gala.kernel.clock import Clock
+from gala.kernel.ledger import InsufficientFunds, Transfer, account, transfer_id
+
+from . import model
+from .model import Claim, DropTerms, DropUnfunded, RandomSource
+from .ports import DropCounts, DropLedger, DropStore
+
+log = logging.getLogger(__name__)
+
+DEPOSITS = account("external", "deposits")
+
+
+@dataclass(frozen=True, slots=True)
+class Grab:
+    claim: Claim
+    balance_minor: int
+
+
+def escrow_of(drop_id: str) -> str:
+    return account("escrow", drop_id)
+
+
+def fund_transfer(terms: DropTerms) -> Transfer:
+    return Transfer(
+        transfer_id("drop", terms.drop_id, "fund"),
+        terms.funder,
+        escrow_of(terms.drop_id),
+        terms.budget_minor,
+        "drop funding",
+    )
+
+
+def credit_transfer(claim: Claim) -> Transfer:
+    return Transfer(
+        transfer_id("grab", claim.drop_id, claim.viewer_id),
+        escrow_of(claim.drop_id),
+        account("wallet", claim.viewer_id),
+        claim.amount_minor,
+        "red envelope",
+    )
+
+
+def refund_transfer(terms: DropTerms, leftover_minor: int) -> Transfer:
+    return Transfer(
+        transfer_id("drop", terms.drop_id, "refund"),
+        escrow_of(terms.drop_id),
+        terms.funder,
+        leftover_minor,
+        "drop leftover",
+    )
+
+
+class DropService:
+    def __init__(
+        self, drops: DropStore, ledger: DropLedger, clock: Clock, rng: RandomSource
+    ) -> None:
+        self._drops = drops
+        self._ledger = ledger
+        self._clock = clock
+        self._rng = rng
+        self._launched: dict[str, str] = {}
+        self._settled: set[str] = set()
+
+    async def launch(self, terms: DropTerms) -> str:
+        """Create the drop with its envelopes, move its budget into escrow, set it live.
+        Idempotent (every step is keyed by the drop id); raises `DropUnfunded` (and cancels the
+        drop) when the funder cannot cover it."""
+        status = self._launched.get(terms.drop_id)
+        if status is None:
+            amounts = model.split(terms.budget_minor, terms.count, terms.min_minor, self._rng)
+            await self._drops.create_drop(terms, amounts)
+            status = (await self._drops.counts(terms.drop_id)).status
+            if status == model.PENDING:
+                try:
+                    await self._ledger.post(fund_transfer(terms))
+                    funded = True
+                except InsufficientFunds:
+                    funded = False
+                status = await self._drops.activate(terms.drop_id, funded)
+            if status != model.PENDING:
+                self._launched[terms.drop_id] = status
+        if status == model.CANCELLED:
+            raise DropUnfunded(f"{terms.funder} cannot cover a drop of {terms.budget_minor}")
+        return status
+
+    async def check_funds(self, budgets: Mapping[str, int]) -> None:
+        """Refuse (before a GO) when a funder's budget cannot cover the drops it would fund."""
+        for funder, needed in budgets.items():
+            held = await self._ledger.balance(funder)
+            if held < needed:
+                raise DropUnfunded(f"{funder} holds {held}, the drops need {needed}")
+
+    async def grab(self, terms: DropTerms, viewer_id: str) -> Grab:
+        with contextlib.suppress(DropUnfunded):  # the store then answers `drop_cancelled`
+            await self.launch(terms)
+        claim = await self._drops.grab(terms.drop_id, viewer_id, self._clock.now_ms())
+        await self._credit(claim)
+        return Grab(claim, await self._ledger.balance(account("wallet", viewer_id)))
+
+    async def _credit(self, claim: Claim) -> None:
+        await self._ledger.post(credit_transfer(claim))
+        await self._drops.mark_credited(claim.drop_id, claim.viewer_id)
+
+    async def counts(self, drop_id: str) -> DropCounts:
+        return await self._drops.counts(drop_id)
+
+    async def sweep(self, show_id: str) -> int:
+        """Finish every drop of the show, idempotently: launch a drop a crash left pending,
+        credit uncredited claims, close due drops and refund their leftover once. Returns how
+        many steps it completed (credits and refunds)."""
+        done = 0
+        for drop_id in await self._drops.drop_ids(show_id):
+            if drop_id not in self._settled:
+                # UnknownDrop: indexed by a create that crashed before it ran.
+                with contextlib.suppress(model.UnknownDrop):
+                    done += await self._sweep_drop(drop_id)
+        return done
+
+    async def _sweep_drop(self, drop_id: str) -> int:
+        terms = await self._drops.terms(drop_id)
+        done = 0
+        if (await self._drops.counts(drop_id)).status == model.PENDING:
+            try:
+                await self.launch(terms)
+            except DropUnfunded:
+                log.warning("drop %s cancelled: %s cannot cover it", drop_id, terms.funder)
+        for claim in await self._drops.uncredited(drop_id):
+            await self._credit(claim)
+            done += 1
+        counts = await self._drops.close(drop_id, self._clock.now_ms())
+        if counts.status != model.CLOSED:
+            return done
+        funded = await self._ledger.transfer(fund_transfer(terms).id) is not None
+        leftover = counts.budget_minor - counts.claimed_minor
+        refund = refund_transfer(terms, leftover) if funded and leftover > 0 else None
+        if refund is not None and await self._ledger.transfer(refund.id) is None:
+            await self._ledger.post(refund)
+            done += 1
+        if funded and not await self._drops.uncredited(drop_id):
+            self._settled.add(drop_id)
+        return done
+
+    async def deposit(self, funder: str, amount_minor: int, reference: str) -> None:
+        """Money paid in by a sponsor (or the show) to fund drops; idempotent by reference."""
+        await self._ledger.post(
+            Transfer(
+                transfer_id("deposit", funder.replace(":", "-"), reference),
+                DEPOSITS,
+                funder,
+                amount_minor,
+                "budget deposit",
+            )
+        )
+
+
+def grab_wire(grab: Grab, currency: str) -> dict[str, Any]:
+    return {
+        "drop_id": grab.claim.drop_id,
+        "amount_minor": grab.claim.amount_minor,
+        "currency": currency,
+        "balance_minor": grab.balance_minor,
+    }

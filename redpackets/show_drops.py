@@ -1,0 +1,136 @@
+"""Drops on the show log: the `drop.launch` cue action, the `drop.announced` event a launch
+publishes (with the countdown's opening time and the window, in server time), and its fold into
+the viewer's snapshot. Pure.
+
+The event carries the drop's full terms, so every node knows the drop from the log alone and
+launches it (idempotently) on first use: the sweeper, a grab or the figures, whichever comes
+first. The envelopes themselves are never on the log: only the store knows them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gala.kernel.errors import BadRequest
+from gala.kernel.ids import is_valid_id
+from gala.kernel.ledger import account
+from gala.kernel.showlog import NewEvent
+
+from .model import DropTerms
+
+DROP_ANNOUNCED = "drop.announced"
+EVENT_TYPES = (DROP_ANNOUNCED,)
+ACTION_KINDS = ("drop.launch",)
+SHOW_FUNDER = "show"
+DEFAULT_COUNTDOWN_MS = 5_000
+DEFAULT_DURATION_MS = 30_000
+MAX_WINDOW_MS = 3_600_000
+
+
+class DropActionError(BadRequest):
+    code = "bad_action"
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchDrop:
+    """Drop `envelopes` envelopes sharing `budget_minor`, opening `countdown_ms` after the
+    launch and closing `duration_ms` later, funded by a sponsor's budget or the show's own."""
+
+    name: str
+    funder: str
+    budget_minor: int
+    envelopes: int
+    min_minor: int
+    countdown_ms: int
+    duration_ms: int
+
+
+def funder_account(show_id: str, funder: str) -> str:
+    """`show` is the show's own budget; any other name is a sponsor's budget."""
+    if funder == SHOW_FUNDER:
+        return account("show_budget", show_id)
+    return account("sponsor_budget", funder)
+
+
+def parse_launch(raw: Mapping[str, Any], sponsors: frozenset[str]) -> LaunchDrop:
+    """Validate a launch (a cue's `drop.launch` action, or the console's form)."""
+    name = raw.get("name", "drop")
+    if not is_valid_id(name):
+        raise DropActionError("drop.launch name must be an id of [a-z0-9-]")
+    funder = raw.get("funder", SHOW_FUNDER)
+    if funder != SHOW_FUNDER and funder not in sponsors:
+        raise DropActionError(f"drop.launch funder must be 'show' or a sponsor, not {funder!r}")
+    numbers = {}
+    for key, low, high, default in (
+        ("budget_minor", 1, 10**12, None),
+        ("envelopes", 1, 100_000, None),
+        ("min_minor", 1, 10**9, 1),
+        ("countdown_ms", 0, MAX_WINDOW_MS, DEFAULT_COUNTDOWN_MS),
+        ("duration_ms", 1_000, MAX_WINDOW_MS, DEFAULT_DURATION_MS),
+    ):
+        value = raw.get(key, default)
+        if type(value) is not int or not low <= value <= high:
+            raise DropActionError(f"drop.launch {key} must be a whole number from {low} to {high}")
+        numbers[key] = value
+    if numbers["envelopes"] * numbers["min_minor"] > numbers["budget_minor"]:
+        raise DropActionError("drop.launch budget_minor cannot give every envelope min_minor")
+    return LaunchDrop(str(name), str(funder), **numbers)
+
+
+def drop_id_for(show_id: str, name: str, launched_at_ms: int) -> str:
+    """One id per launch; short enough for every id field and account name."""
+    digest = hashlib.sha256(f"{show_id}\n{name}\n{launched_at_ms}".encode()).hexdigest()[:20]
+    return f"d-{digest}"
+
+
+def events_for(
+    show_id: str, currency: str, action: LaunchDrop, launched_at_ms: int, drop_id: str = ""
+) -> list[NewEvent]:
+    opens = launched_at_ms + action.countdown_ms
+    data = {
+        "drop_id": drop_id or drop_id_for(show_id, action.name, launched_at_ms),
+        "name": action.name,
+        "funder": action.funder,
+        "funder_account": funder_account(show_id, action.funder),
+        "budget_minor": action.budget_minor,
+        "envelopes": action.envelopes,
+        "min_minor": action.min_minor,
+        "currency": currency,
+        "opens_at_ms": opens,
+        "closes_at_ms": opens + action.duration_ms,
+    }
+    return [NewEvent(DROP_ANNOUNCED, launched_at_ms, data)]
+
+
+def terms_of(show_id: str, drop: Mapping[str, Any]) -> DropTerms:
+    """The store terms of a drop as published in `drop.announced`."""
+    return DropTerms(
+        drop["drop_id"],
+        show_id,
+        drop["funder_account"],
+        drop["budget_minor"],
+        drop["envelopes"],
+        drop["min_minor"],
+        drop["currency"],
+        drop["opens_at_ms"],
+        drop["closes_at_ms"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DropBoard:
+    """The part of the viewer's snapshot drops own: every drop announced, by id."""
+
+    drops: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def as_wire(self) -> dict[str, Any]:
+        return {drop_id: dict(drop) for drop_id, drop in self.drops.items()}
+
+
+def fold(board: DropBoard, event_type: str, data: Mapping[str, Any]) -> DropBoard:
+    if event_type == DROP_ANNOUNCED:
+        return replace(board, drops={**board.drops, data["drop_id"]: dict(data)})
+    return board
