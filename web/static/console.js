@@ -32,7 +32,9 @@
   socket.on("console:figures", applyFigures);
 
   var money = new Intl.NumberFormat(undefined, { style: "currency", currency: show.currency });
+  function formatMoney(minor) { return money.format(minor / Math.pow(10, show.currency_exponent)); }
   function applyFigures(f) {
+    applyDropFigures(f.drops || {});
     $("gmv").textContent = money.format(f.gmv_minor / Math.pow(10, show.currency_exponent));
     var units = Object.values(f.just_bought || {}).reduce(function (a, b) { return a + b; }, 0);
     $("rate").textContent = (units / f.interval_s).toFixed(1);
@@ -43,6 +45,84 @@
       [pid, p.left, p.held, p.sold].forEach(function (v) { var td = document.createElement("td"); td.textContent = String(v); tr.append(td); });
       if (p.sold_out) tr.className = "sold-out";
       body.append(tr);
+    });
+  }
+
+  /* Red envelopes: launch a drop (a new key per press), and each drop's live figures. A closed
+     drop is reported once more and then left out of the figures: its last row stays. */
+  var drops = {}, dropOrder = [], dropNames = {}, launching = false;
+  function applyDropFigures(incoming) {
+    var ids = Object.keys(incoming);
+    if (!ids.length) return;
+    ids.forEach(function (id) {
+      if (!drops[id]) dropOrder.unshift(id);
+      drops[id] = incoming[id];
+    });
+    renderDrops();
+  }
+
+  function renderDrops() {
+    var body = document.querySelector("#drops tbody");
+    body.replaceChildren();
+    dropOrder.forEach(function (id) {
+      var d = drops[id], tr = document.createElement("tr");
+      tr.dataset.dropId = id;
+      tr.dataset.status = d.status;
+      tr.title = id;
+      [dropNames[id] || id.slice(0, 10), d.status, d.left + " / " + d.envelopes, formatMoney(d.given_minor),
+        formatMoney(d.money_left_minor), d.grabs_per_s.toFixed(1)].forEach(function (v, i) {
+        var td = document.createElement("td"); td.textContent = String(v);
+        td.className = ["drop-name", "drop-status", "drop-left", "drop-given", "drop-money-left", "drop-rate"][i];
+        tr.append(td);
+      });
+      body.append(tr);
+    });
+  }
+
+  function toMinor(value) {
+    var n = Number(value);
+    return Number.isFinite(n) ? Math.round(n * Math.pow(10, show.currency_exponent)) : NaN;
+  }
+  function seconds(value) { var n = Number(value); return Number.isFinite(n) ? Math.round(n * 1000) : NaN; }
+  function launchKey() {
+    var random = window.crypto && crypto.randomUUID ? crypto.randomUUID().replace(/-/g, "") : Math.random().toString(16).slice(2) + Date.now().toString(16);
+    return "launch-" + random.slice(0, 24);
+  }
+  function dropSay(message, isError) {
+    var el = $("drop-message");
+    el.textContent = message;
+    el.className = "message" + (isError ? " error" : "");
+  }
+
+  function launchDrop(e) {
+    e.preventDefault();
+    if (launching) return;
+    var payload = {
+      show_id: show.id, key: launchKey(),
+      budget_minor: toMinor($("drop-budget").value), envelopes: Number($("drop-envelopes").value),
+      min_minor: toMinor($("drop-min").value), countdown_ms: seconds($("drop-countdown").value),
+      duration_ms: seconds($("drop-duration").value), funder: $("drop-funder").value.trim() || "show"
+    };
+    var name = $("drop-name").value.trim();
+    if (name) payload.name = name;
+    launching = true;
+    $("drop-launch").disabled = true;
+    dropSay("launching…", false);
+    socket.timeout(10000).emit("drop:launch", payload, function (err, ack) {
+      launching = false;
+      $("drop-launch").disabled = false;
+      if (err || !ack) { dropSay("no answer from the server (launch again to retry: a new drop)", true); return; }
+      if (!ack.ok) { dropSay("refused: " + ack.error.code + ": " + ack.error.message, true); return; }
+      var d = ack.data.drop;
+      dropNames[d.drop_id] = d.name;
+      if (!drops[d.drop_id]) {
+        dropOrder.unshift(d.drop_id);
+        drops[d.drop_id] = { status: "pending", envelopes: d.envelopes, left: d.envelopes, given_minor: 0, money_left_minor: d.budget_minor, grabs_per_s: 0 };
+      }
+      renderDrops();
+      var opens = new Date(d.opens_at_ms).toLocaleTimeString([], { hour12: false, timeZone: show.timezone });
+      dropSay("launched " + d.name + " (" + d.drop_id + "): " + d.envelopes + " envelopes, " + formatMoney(d.budget_minor) +
+        ", opens " + opens + " for " + Math.round((d.closes_at_ms - d.opens_at_ms) / 1000) + " s", false);
     });
   }
 
@@ -155,12 +235,13 @@
   }
 
   $("go").addEventListener("click", go);
+  $("drop-form").addEventListener("submit", launchDrop);
   $("back").addEventListener("click", function () { command("back"); });
   $("panic").addEventListener("click", function () { command("panic"); });
   $("end").addEventListener("click", function () { if (confirm("End the show?")) command("end"); });
   $("reset").addEventListener("click", function () { if (confirm("Reset the show to pre-show with a fresh log?")) command("reset"); });
   document.addEventListener("keydown", function (e) {
-    if (e.target && (e.target.tagName === "INPUT" || e.target.tagName === "TEXTAREA")) return;
+    if (e.target && (e.target.tagName === "INPUT" || e.target.tagName === "TEXTAREA" || e.target.tagName === "SELECT")) return;
     if (e.code === "Space") { e.preventDefault(); if (!e.repeat) go(); }
     else if (e.code === "Escape") { command("panic"); }
     else if (e.code === "ArrowUp") { e.preventDefault(); command("back"); }

@@ -8,7 +8,7 @@
   function emptyState(epoch) {
     var layers = {};
     LAYERS.forEach(function (l) { layers[l] = null; });
-    return { epoch: epoch, seq: 0, show: { phase: "pre_show", started_at_ms: null, ended_at_ms: null }, layers: layers, sales: {} };
+    return { epoch: epoch, seq: 0, show: { phase: "pre_show", started_at_ms: null, ended_at_ms: null }, layers: layers, sales: {}, drops: {} };
   }
 
   function clone(state) { return JSON.parse(JSON.stringify(state)); }
@@ -37,6 +37,7 @@
       case "stage.cleared": LAYERS.forEach(function (l) { s.layers[l] = null; }); break;
       case "sale.opened": s.sales[d.product_id] = Object.assign({}, d, { status: "open" }); break;
       case "sale.closed": if (s.sales[d.product_id]) s.sales[d.product_id].status = "closed"; break;
+      case "drop.announced": s.drops = s.drops || {}; s.drops[d.drop_id] = Object.assign({}, d); break;
       default: break; /* types of later features leave the screen as it is */
     }
     return s;

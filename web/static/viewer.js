@@ -32,6 +32,23 @@
     id: { pre_show: "Segera dimulai", live: "LANGSUNG", ended: "Terima kasih telah menonton" }
   };
 
+  /* Red-envelope drops: {n}, {m} and {amount} are filled in by fill(). */
+  var DROP_TEXT = {
+    en: { soon: "Red envelopes in {n}…", tap: "Tap an envelope!", won: "You got {amount}", gone: "All gone", missed: "Missed it", cancelled: "Drop cancelled", left: "{n} of {m} left", grab: "Grab a red envelope" },
+    zh: { soon: "红包雨 {n} 秒后开始…", tap: "快点红包！", won: "你抢到了 {amount}", gone: "红包已抢光", missed: "错过了", cancelled: "红包雨已取消", left: "剩余 {n}/{m} 个", grab: "抢红包" },
+    ar: { soon: "الأظرف الحمراء بعد {n}…", tap: "انقر على ظرف!", won: "ربحت {amount}", gone: "نفدت الأظرف", missed: "فاتتك", cancelled: "أُلغي توزيع الأظرف", left: "متبقٍ {n} من {m}", grab: "التقط ظرفًا أحمر" },
+    vi: { soon: "Mưa lì xì sau {n}…", tap: "Chạm vào bao lì xì!", won: "Bạn nhận được {amount}", gone: "Đã hết lì xì", missed: "Lỡ mất rồi", cancelled: "Mưa lì xì đã bị hủy", left: "Còn {n}/{m}", grab: "Nhận lì xì" },
+    fr: { soon: "Enveloppes rouges dans {n}…", tap: "Touchez une enveloppe !", won: "Vous avez gagné {amount}", gone: "Tout est parti", missed: "Raté", cancelled: "Distribution annulée", left: "{n} sur {m} restantes", grab: "Attraper une enveloppe rouge" },
+    id: { soon: "Hujan angpao dalam {n}…", tap: "Ketuk angpao!", won: "Kamu dapat {amount}", gone: "Angpao habis", missed: "Terlewat", cancelled: "Hujan angpao dibatalkan", left: "{n} dari {m} tersisa", grab: "Ambil angpao" }
+  };
+  var D = DROP_TEXT[locale] || DROP_TEXT.en;
+  var counting = new Intl.NumberFormat(locale);
+  var DROP_RESULT_MS = 6000;   /* how long a drop's result stays up */
+  var GRAB_TIMEOUT_MS = 8000;  /* a grab without an answer by then may be tapped again */
+  var dropFigures = {};        /* drop_id -> its latest figures (kept once it leaves them) */
+  var dropUi = {};             /* drop_id -> what this viewer saw and got: seen, busy, result, amount_minor, result_at */
+  var dropShown = null;        /* the drop on screen */
+
   var clockOffsetMs = 0, bestRttMs = Infinity;
   var received = SS.emptyState(null);   /* fold of every event received */
   var displayed = SS.emptyState(null);  /* what the picture has reached */
@@ -83,7 +100,11 @@
       refreshToken().finally(function () { setTimeout(function () { if (!socket.connected) socket.connect(); }, 1000); });
     });
     socket.on("event", function (ev) { sequencer.receive(ev); });
-    socket.on("figures", function (f) { figures = f; renderFigures(); renderBuy(); });
+    socket.on("figures", function (f) {
+      figures = f;
+      Object.keys(f.drops || {}).forEach(function (id) { dropFigures[id] = f.drops[id]; });
+      renderFigures(); renderBuy(); renderDrop();
+    });
   }
 
   function join() {
@@ -124,6 +145,7 @@
     if (changed) { render(); renderFigures(); }
     renderCountdown();
     renderBuy();
+    renderDrop();
   }
 
   function setConn(state) { document.getElementById("conn").dataset.state = state; }
@@ -288,6 +310,108 @@
     var h = Math.floor(left / 3600), m = Math.floor(left % 3600 / 60), s = left % 60;
     el.textContent = (h ? h + ":" + String(m).padStart(2, "0") : String(m)) + ":" + String(s).padStart(2, "0");
   }
+
+  /* Red-envelope drops, on the server's clock (the window is the server's, not the picture's):
+     a countdown to opens_at_ms, then a rain of envelopes until closes_at_ms, the last envelope,
+     or this viewer's result. The rain is a handful of buttons falling by CSS animation. */
+  var dropEl = document.getElementById("drop");
+  var dropTitle = document.getElementById("drop-title");
+  var dropLeft = document.getElementById("drop-left");
+  var dropResult = document.getElementById("drop-result");
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (all, key) { return key in values ? values[key] : all; });
+  }
+  function setText(el, value) { if (el.textContent !== value) el.textContent = value; }
+  function uiOf(dropId) { return dropUi[dropId] || (dropUi[dropId] = {}); }
+
+  function finish(ui, result, amountMinor) {
+    ui.result = result;
+    ui.amount_minor = amountMinor === undefined ? null : amountMinor;
+    ui.result_at = serverNow();
+  }
+
+  /* What a drop shows now: "countdown", "rain", "result", or null (nothing). */
+  function dropStage(d, now) {
+    var ui = uiOf(d.drop_id), f = dropFigures[d.drop_id];
+    if (ui.hidden) return null;
+    if (ui.result) return now - ui.result_at < DROP_RESULT_MS ? "result" : null;
+    if (ui.busy) return "rain";
+    var cancelled = f && f.status === "cancelled";
+    var gone = f && f.left === 0;
+    if (cancelled || gone || now >= d.closes_at_ms || (f && f.status === "closed")) {
+      if (!ui.seen) return null;   /* it ended before this viewer saw it: nothing to say */
+      finish(ui, cancelled ? "cancelled" : gone ? "gone" : "missed");
+      return "result";
+    }
+    return now < d.opens_at_ms ? "countdown" : "rain";
+  }
+
+  function renderDrop() {
+    var now = serverNow(), drops = received.drops || {}, shown = null, stage = null;
+    Object.keys(drops).forEach(function (id) {
+      var d = drops[id], s = dropStage(d, now);
+      if (s && (!shown || d.opens_at_ms < shown.opens_at_ms)) { shown = d; stage = s; }
+    });
+    dropShown = shown;
+    if (!shown) {
+      if (!dropEl.hidden) { dropEl.hidden = true; dropEl.dataset.state = "off"; }
+      return;
+    }
+    var ui = uiOf(shown.drop_id), f = dropFigures[shown.drop_id];
+    if (stage !== "result") ui.seen = true;
+    dropEl.hidden = false;
+    if (dropEl.dataset.state !== stage) dropEl.dataset.state = stage;
+    dropEl.classList.toggle("busy", !!ui.busy);
+    if (stage === "countdown") {
+      setText(dropTitle, fill(D.soon, { n: counting.format(Math.max(1, Math.ceil((shown.opens_at_ms - now) / 1000))) }));
+    } else if (stage === "rain") {
+      setText(dropTitle, D.tap);
+    } else {
+      setText(dropTitle, "");
+      setText(dropResult, ui.result === "won" ? fill(D.won, { amount: formatMoney(ui.amount_minor) }) : D[ui.result]);
+      dropResult.dataset.result = ui.result;
+    }
+    setText(dropLeft, f ? fill(D.left, { n: counting.format(f.left), m: counting.format(f.envelopes) }) : "");
+  }
+
+  function tapEnvelope(e) {
+    if (e.type === "pointerdown" && e.pointerType === "mouse" && e.button !== 0) return;
+    var d = dropShown;
+    if (!d || !socket || !socket.connected) return;
+    var ui = uiOf(d.drop_id);
+    if (ui.busy || ui.result || serverNow() < d.opens_at_ms) return;   /* one grab in flight at most */
+    ui.busy = true;
+    renderDrop();
+    socket.timeout(GRAB_TIMEOUT_MS).emit("grab", { show_id: show.id, drop_id: d.drop_id }, function (err, ack) {
+      ui.busy = false;
+      if (err || !ack) { renderDrop(); return; }   /* no answer: a new tap asks again, safely */
+      if (ack.ok) {
+        finish(ui, "won", ack.data.amount_minor);
+        wallet.balance_minor = ack.data.balance_minor;
+        renderWallet();
+      } else {
+        var code = ack.error ? ack.error.code : "";
+        if (code === "already_grabbed") { finish(ui, "won", ack.error.amount_minor); loadWallet(); }
+        else if (code === "empty") finish(ui, "gone");
+        else if (code === "closed") finish(ui, "missed");
+        else if (code === "drop_cancelled") finish(ui, "cancelled");
+        else if (code === "unknown_drop") ui.hidden = true;
+        else if (code === "not_open") syncClock(3);   /* our clock ran ahead: tap again */
+        /* rate_limited and anything else: quietly let the viewer tap again */
+      }
+      renderDrop();
+    });
+  }
+
+  document.querySelectorAll("#drop .envelope").forEach(function (button) {
+    button.setAttribute("aria-label", D.grab);
+    button.addEventListener("pointerdown", tapEnvelope);
+    button.addEventListener("click", tapEnvelope);   /* keyboard, and taps without pointer events */
+  });
+  dropResult.addEventListener("click", function () {
+    if (dropShown) { uiOf(dropShown.drop_id).result_at = -Infinity; renderDrop(); }
+  });
 
   function startStream() {
     var video = document.getElementById("stream");
