@@ -105,8 +105,9 @@ async def test_a_drop_launched_in_the_console_rains_envelopes_on_viewers(
         errors: list[str] = []
         falling = await viewer_page(browser, base, locale="en-US")
         still = await viewer_page(browser, base, locale="fr-FR", reduced_motion="reduce")
+        watcher = await viewer_page(browser, base, locale="id-ID")
         console = await (await browser.new_context(locale="en-US")).new_page()
-        for page in (falling, still, console):
+        for page in (falling, still, watcher, console):
             page.on("pageerror", lambda error: errors.append(str(error)))
         assert f"CN¥{GRANT_MINOR / 100:,.2f}" in await falling.locator("#wallet").inner_text()
         assert await falling.locator("#drop").is_hidden()
@@ -173,7 +174,6 @@ async def test_a_drop_launched_in_the_console_rains_envelopes_on_viewers(
         await still.wait_for_selector('#drop[data-state="result"]', timeout=WAIT_MS)
         won_still, balance_still = await server_view(server, still, drop_id)
         assert won_still >= 1 and balance_still == GRANT_MINOR + won_still
-        assert won + won_still <= 300
         assert await still.locator(
             "#drop-result"
         ).inner_text() == "Vous avez gagné " + await formatted(still, won_still)
@@ -188,6 +188,22 @@ async def test_a_drop_launched_in_the_console_rains_envelopes_on_viewers(
         given = await row.locator(".drop-given").inner_text()
         assert given == f"CN¥{(won + won_still) / 100:,.2f}"
 
+        # The last envelope goes to someone else: a viewer who watched without tapping sees the
+        # rain stop, "all gone", in their language.
+        await watcher.wait_for_selector('#drop[data-state="rain"]', timeout=WAIT_MS)
+        other = await connect_viewer(base, await server.viewer_token())
+        last = await other.call("grab", {"show_id": SHOW, "drop_id": drop_id})
+        await other.close()
+        assert last["ok"], last
+        assert won + won_still + last["data"]["amount_minor"] == 300, "the drop is emptied exactly"
+        await watcher.wait_for_selector('#drop-result[data-result="gone"]', timeout=WAIT_MS)
+        assert await watcher.locator("#drop-result").inner_text() == "Angpao habis"
+        assert await watcher.locator("#drop-left").inner_text() == "0 dari 3 tersisa"
+        await console.wait_for_function(
+            "document.querySelector('#drops tbody tr .drop-left').textContent === '0 / 3'",
+            timeout=WAIT_MS,
+        )
+
         assert errors == []
-        for page in (falling, still, console):
+        for page in (falling, still, watcher, console):
             await page.context.close()
