@@ -4,6 +4,10 @@ gala demo                       set up the demo producer and serve the demo gala
 gala serve [--store URL] ...    run a node
 gala user add NAME [--role producer] [--password-stdin]
 gala show check FILE...         validate show files without serving them
+gala audit [--store URL]        check every money and stock invariant (exit 1 on a difference)
+gala budget deposit FUNDER AMOUNT_MINOR --ref REF
+                                pay money into a sponsor's (FUNDER = sponsor:ID) or a show's
+                                (FUNDER = show:ID) budget for drops; idempotent by REF
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import contextlib
 import getpass
 import logging
 import os
+import random
 import secrets
 import signal
 import sys
@@ -21,14 +26,18 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from commerce.audit import audit_commerce
 from gala.app import create_app
 from gala.auth import PRODUCER, ROLES, hash_password
+from gala.kernel import ledger
+from gala.kernel.clock import SystemClock
 from gala.kernel.errors import GalaError
+from gala.kernel.ids import is_valid_id
+from gala.money_audit import audit_store
 from gala.ports import Account
 from gala.settings import Settings, SettingsError, check_store_url, settings_from_env
 from gala.showfile import load_show_file
 from gala.stores.factory import open_store
+from redpackets.service import DropService
 
 DEMO_PRODUCER = "producer"
 DEMO_WALLET_GRANT_MINOR = 1_000_000  # every demo viewer starts with 10,000.00 of the show's money
@@ -99,6 +108,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--store")
     audit.set_defaults(run=_audit)
+
+    budget = commands.add_parser("budget", help="drop budgets")
+    budget_commands = budget.add_subparsers(required=True, metavar="ACTION")
+    deposit = budget_commands.add_parser(
+        "deposit", help="pay money into a budget (idempotent by --ref)"
+    )
+    deposit.add_argument("funder", help="sponsor:ID or show:ID")
+    deposit.add_argument("amount_minor", type=int)
+    deposit.add_argument("--ref", required=True, help="the payment's reference, e.g. an invoice")
+    deposit.add_argument("--store")
+    deposit.set_defaults(run=_budget_deposit)
 
     show = commands.add_parser("show", help="show files")
     show_commands = show.add_subparsers(required=True, metavar="ACTION")
@@ -171,7 +191,29 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
 async def _run_audit(store_url: str) -> tuple[list[str], str]:
     store = await open_store(store_url)
     try:
-        return await audit_commerce(store.sales, store.ledger)
+        return await audit_store(store)
+    finally:
+        await store.close()
+
+
+def _budget_deposit(args: argparse.Namespace, settings: Settings) -> int:
+    kind, _, owner = args.funder.partition(":")
+    kinds = {"sponsor": "sponsor_budget", "show": "show_budget"}
+    if kind not in kinds or not is_valid_id(owner) or not is_valid_id(args.ref):
+        print("gala: FUNDER is sponsor:ID or show:ID, and --ref an id", file=sys.stderr)
+        return 2
+    funder = ledger.account(kinds[kind], owner)
+    balance = asyncio.run(_deposit(settings.store_url, funder, args.amount_minor, args.ref))
+    print(f"{funder}: {balance} minor units")
+    return 0
+
+
+async def _deposit(store_url: str, funder: str, amount_minor: int, reference: str) -> int:
+    store = await open_store(store_url)
+    try:
+        drops = DropService(store.drops, store.ledger, SystemClock(), random.SystemRandom())
+        await drops.deposit(funder, amount_minor, reference)
+        return await store.ledger.balance(funder)
     finally:
         await store.close()
 

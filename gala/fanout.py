@@ -10,6 +10,7 @@ a gap tells them to resume (docs/protocol.md, "Ordering").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from typing import Any
 
@@ -34,6 +35,7 @@ class ShowChannel:
         self._ring: deque[LoggedEvent] = deque(maxlen=replay_window)
         self._snapshot: ShowSnapshot | None = None
         self.ready = asyncio.Event()
+        self._advanced = asyncio.Event()
 
     @property
     def snapshot(self) -> ShowSnapshot:
@@ -59,6 +61,23 @@ class ShowChannel:
                         accepted.append(event)
             finally:
                 self._broadcast(accepted)
+                if accepted:
+                    self._advanced.set()
+                    self._advanced = asyncio.Event()
+
+    async def wait_until_folded(self, event: LoggedEvent, timeout_s: float) -> None:
+        """Wait (at most `timeout_s`) until this node's snapshot includes `event`: a command
+        that published it can then answer retries from the snapshot."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self._snapshot is None or (self._snapshot.epoch, self._snapshot.seq) < (
+            event.epoch,
+            event.seq,
+        ):
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._advanced.wait(), left)
 
     def _accept(self, event: LoggedEvent) -> bool:
         """Fold one tailed event into the snapshot; False for a duplicate. Raises on a gap."""

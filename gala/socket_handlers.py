@@ -28,6 +28,8 @@ from redpackets.model import UnknownDrop
 from redpackets.service import DropService, grab_wire
 from stage_control.service import StageService
 
+LAUNCH_FOLD_WAIT_S = 5.0
+
 
 class SocketHandlers:
     def __init__(
@@ -223,7 +225,9 @@ class SocketHandlers:
             show.id, show.currency, launch, self._clock.now_ms(), drop_id=drop_id
         )
         await self._drops.launch(show_drops.terms_of(show.id, event.data))
-        await self._stage.publish(
+        [logged] = await self._stage.publish(
             show.id, conn.identity.subject, "drop", [event], {"drop_id": drop_id}
         )
+        # A retry of this key (after a lost ack) must find the drop in the snapshot.
+        await runtime.channel.wait_until_folded(logged, LAUNCH_FOLD_WAIT_S)
         return {"drop": dict(event.data)}

@@ -164,12 +164,12 @@ def grab(state: DropState, viewer_id: str, now_ms: int) -> tuple[DropState, Clai
     terms = state.terms
     if state.status == CANCELLED:
         raise DropCancelled("this drop was cancelled")
+    if state.next_index >= terms.count:  # also once the sweeper closed it for being empty
+        raise DropEmpty("every envelope of this drop has been grabbed")
     if state.status == CLOSED or now_ms >= terms.closes_at_ms:
         raise DropClosed("this drop has closed")
     if state.status == PENDING or now_ms < terms.opens_at_ms:
         raise NotOpen("this drop has not opened yet")
-    if state.next_index >= terms.count:
-        raise DropEmpty("every envelope of this drop has been grabbed")
     claim = Claim(terms.drop_id, viewer_id, state.next_index, state.amounts[state.next_index])
     claims = dict(state.claims)
     claims[viewer_id] = claim

@@ -12,7 +12,7 @@ from typing import Any
 
 from gala.kernel.clock import Clock
 from gala.kernel.errors import GalaError, NotFound, StoreConflict
-from gala.kernel.showlog import AuditEntry, NewEvent
+from gala.kernel.showlog import AuditEntry, LoggedEvent, NewEvent
 
 from . import model
 from .ports import CueEffects, CueSheets, StageStore
@@ -65,7 +65,7 @@ class StageService:
 
     async def publish(
         self, show_id: str, actor: str, action: str, events: list[NewEvent], detail: dict[str, Any]
-    ) -> None:
+    ) -> list[LoggedEvent]:
         """Append public events that are not a cue (a drop launched from the console) with their
         audit line, in one atomic step that leaves the stage as it is."""
         for _attempt in range(MAX_ATTEMPTS):
@@ -74,12 +74,11 @@ class StageService:
                 raise ShowNotInstalled(f"no show {show_id!r}")
             audit = [AuditEntry(self._clock.now_ms(), actor, action, detail)]
             try:
-                await self._store.commit_stage(
+                return await self._store.commit_stage(
                     show_id, loaded.version, loaded.state, events, audit, recreate_log=False
                 )
             except StoreConflict:
                 continue
-            return
         raise GalaError("the stage is too busy; try again", code="busy")
 
     async def tick(self, show_id: str) -> model.StageState:

@@ -34,6 +34,7 @@ IN_CI = os.environ.get("CI") == "true"
 SHOP_SHOW = "shop-show"
 SHOP_PRICE = 12_990
 LOCALES = ("en", "zh", "ar", "vi", "fr", "id")
+DROP_SHOW = "drop-show"
 
 
 def free_port() -> int:
@@ -208,6 +209,50 @@ def shop_show(tmp_path: Path, stock: int = 10, hold_ms: int = 300_000) -> str:
     return str(path)
 
 
+def drop_show(
+    tmp_path: Path,
+    *,
+    envelopes: int,
+    budget_minor: int,
+    countdown_ms: int = 0,
+    duration_ms: int = 600_000,
+    funder: str = "show",
+) -> str:
+    """A show whose cue `c1` launches one drop (funded by the show's own budget by default)."""
+    path = tmp_path / "drops.toml"
+    launch = (
+        f'{{ do = "drop.launch", name = "rain", funder = "{funder}", '
+        f"budget_minor = {budget_minor}, envelopes = {envelopes}, min_minor = 1, "
+        f"countdown_ms = {countdown_ms}, duration_ms = {duration_ms} }}"
+    )
+    path.write_text(
+        "\n".join(
+            [
+                "[show]",
+                f'id = "{DROP_SHOW}"',
+                'title = "Drops"',
+                'currency = "CNY"',
+                f"locales = {list(LOCALES)!r}".replace("'", '"'),
+                "",
+                "[sponsors.acme]",
+                'name = "Acme"',
+                "",
+                "[[cues]]",
+                'id = "c1"',
+                'label = "Red envelopes"',
+                f"actions = [{launch}]",
+                "",
+                "[[cues]]",
+                'id = "c2"',
+                'label = "Thank you"',
+                "actions = []",
+                "",
+            ]
+        )
+    )
+    return str(path)
+
+
 def add_producer(store_url: str, username: str, password: str, workdir: Path) -> None:
     """Create a producer account with the CLI, as an operator would."""
     subprocess.run(
@@ -232,12 +277,13 @@ def add_producer(store_url: str, username: str, password: str, workdir: Path) ->
 
 @contextlib.contextmanager
 def gala_process(
-    store_url: str, show: str, workdir: Path, demo_grant_minor: int = 0
+    store_url: str, show: str, workdir: Path, demo_grant_minor: int = 0, demo_budget_minor: int = 0
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """`gala serve` in its own process on a free port; yields (process, base URL); stops it."""
     env = {
         **os.environ,
         "GALA_DEMO_WALLET_GRANT_MINOR": str(demo_grant_minor),
+        "GALA_DEMO_BUDGET_MINOR": str(demo_budget_minor),
         "GALA_LOG_LEVEL": "WARNING",
     }
     proc = subprocess.Popen(
@@ -392,7 +438,7 @@ async def connect_and_join(
         batch = [socketio.AsyncClient(reconnection=False) for _ in part]
         await asyncio.gather(
             *(
-                c.connect(base_url, transports=["websocket"], auth={"token": t})
+                c.connect(base_url, transports=["websocket"], auth={"token": t}, wait_timeout=60)
                 for c, t in zip(batch, part, strict=True)
             )
         )

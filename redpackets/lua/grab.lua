@@ -8,15 +8,15 @@ local d = redis.call('HMGET', KEYS[1], 'status', 'opens', 'closes', 'next', 'cou
 if not d[1] then return {'err', 'unknown_drop', 'no such drop'} end
 local now = tonumber(ARGV[2])
 if d[1] == 'cancelled' then return {'err', 'drop_cancelled', 'this drop was cancelled'} end
+local index = tonumber(d[4])
+if index >= tonumber(d[5]) then
+  return {'err', 'empty', 'every envelope of this drop has been grabbed'}
+end
 if d[1] == 'closed' or now >= tonumber(d[3]) then
   return {'err', 'closed', 'this drop has closed'}
 end
 if d[1] == 'pending' or now < tonumber(d[2]) then
   return {'err', 'not_open', 'this drop has not opened yet'}
-end
-local index = tonumber(d[4])
-if index >= tonumber(d[5]) then
-  return {'err', 'empty', 'every envelope of this drop has been grabbed'}
 end
 local amount = redis.call('LINDEX', KEYS[2], index)
 local claim = index .. ':' .. amount
