@@ -12,9 +12,12 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from commerce.redis_ledger import RedisLedgerStore
+from commerce.redis_payments import RedisPaymentStore
 from commerce.redis_store import RedisSaleStore
 from commerce.sqlite_ledger import SCHEMA as LEDGER_SCHEMA
 from commerce.sqlite_ledger import SqliteLedgerStore
+from commerce.sqlite_payments import SCHEMA as PAYMENT_SCHEMA
+from commerce.sqlite_payments import SqlitePaymentStore
 from commerce.sqlite_store import SCHEMA as SALE_SCHEMA
 from commerce.sqlite_store import SqliteSaleStore
 from stage_control.redis_store import RedisStageStore
@@ -34,13 +37,15 @@ class StoreBundle:
     stage: SqliteStageStore | RedisStageStore
     sales: SqliteSaleStore | RedisSaleStore
     ledger: SqliteLedgerStore | RedisLedgerStore
+    payments: SqlitePaymentStore | RedisPaymentStore
     close: Callable[[], Awaitable[None]]
 
 
 async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
     if url.startswith("sqlite:///"):
         db = SqliteDatabase(
-            url.removeprefix("sqlite:///"), HUB_SCHEMA + STAGE_SCHEMA + SALE_SCHEMA + LEDGER_SCHEMA
+            url.removeprefix("sqlite:///"),
+            HUB_SCHEMA + STAGE_SCHEMA + SALE_SCHEMA + LEDGER_SCHEMA + PAYMENT_SCHEMA,
         )
         await db.open()
         return StoreBundle(
@@ -49,6 +54,7 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
             SqliteStageStore(db),
             SqliteSaleStore(db),
             SqliteLedgerStore(db),
+            SqlitePaymentStore(db),
             db.close,
         )
     # A blocking pool: a burst of taps waits for a free connection instead of failing with
@@ -69,5 +75,6 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
         RedisStageStore(client, redis_prefix),
         RedisSaleStore(client, redis_prefix),
         RedisLedgerStore(client, redis_prefix),
+        RedisPaymentStore(client, redis_prefix),
         close,
     )
