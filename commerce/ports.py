@@ -68,6 +68,10 @@ class SaleStore(Protocol):
         """Every order of the sale (for audits and exports)."""
         ...
 
+    async def order(self, sale_id: str, order_id: str) -> Order | None:
+        """One order of the sale, if it exists."""
+        ...
+
 
 class LedgerStore(Protocol):
     async def post(self, transfer: Transfer) -> None:

@@ -129,7 +129,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     password = secrets.token_urlsafe(9)
     asyncio.run(_put_account(settings.store_url, DEMO_PRODUCER, password, PRODUCER))
-    demo = settings.replace(demo_wallet_grant_minor=DEMO_WALLET_GRANT_MINOR)
+    demo = settings.replace(
+        demo_wallet_grant_minor=DEMO_WALLET_GRANT_MINOR,
+        payment_provider=settings.payment_provider or "sandbox",
+    )
     asyncio.run(serve(demo, demo_login=(DEMO_PRODUCER, password)))
     return 0
 
@@ -168,7 +171,7 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
 async def _run_audit(store_url: str) -> tuple[list[str], str]:
     store = await open_store(store_url)
     try:
-        return await audit_commerce(store.sales, store.ledger)
+        return await audit_commerce(store.sales, store.ledger, store.payments)
     finally:
         await store.close()
 

@@ -6,11 +6,16 @@ context); `Node.close` stops every task and releases the store, in reverse order
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 import socket
 from dataclasses import dataclass, field
 
+from commerce.payments import PaymentService
+from commerce.ports import PaymentProvider
+from commerce.sandbox_provider import SANDBOX, SandboxProvider
 from commerce.service import PurchaseService
 from gala.auth import Identity, TokenSigner
 from gala.cue_effects import ShowCueEffects
@@ -37,6 +42,8 @@ class Node:
     realtime: Realtime
     node_id: str
     purchases: PurchaseService
+    payments: PaymentService
+    sandbox: SandboxProvider | None
     runtimes: dict[str, ShowRuntime] = field(default_factory=dict)
 
     @classmethod
@@ -57,8 +64,38 @@ class Node:
         node_id = settings.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
         stage = StageService(store.stage, shows, ShowCueEffects(), clock)
         purchases = PurchaseService(store.sales, store.ledger, clock)
+        webhook_secret = (
+            settings.webhook_secret.encode()
+            if settings.webhook_secret
+            # the sandbox's own secret: derived, so every node on the store agrees
+            else hmac.new(secret, b"gala sandbox webhook", hashlib.sha256).digest()
+        )
+        sandbox = (
+            SandboxProvider(webhook_secret, clock) if settings.payment_provider == SANDBOX else None
+        )
+        provider: PaymentProvider | None = sandbox
+        payments = PaymentService(
+            purchases,
+            store.sales,
+            store.ledger,
+            store.payments,
+            provider,
+            clock,
+            webhook_secret,
+            settings.webhook_tolerance_s,
+        )
         node = cls(
-            settings, clock, store, TokenSigner(secret), shows, stage, realtime, node_id, purchases
+            settings,
+            clock,
+            store,
+            TokenSigner(secret),
+            shows,
+            stage,
+            realtime,
+            node_id,
+            purchases,
+            payments,
+            sandbox,
         )
         for show in shows.all():
             runtime = ShowRuntime(
@@ -73,10 +110,11 @@ class Node:
                 replay_window=settings.replay_window,
                 presence_interval_s=settings.presence_interval_s,
                 purchases=purchases,
+                payments=payments,
             )
             node.runtimes[show.id] = runtime
             runtime.start()
-        SocketHandlers(realtime, shows, node.runtime, stage, clock, purchases).register()
+        SocketHandlers(realtime, shows, node.runtime, stage, clock, purchases, payments).register()
         log.info(
             "node %s serving %d show(s) on the %s store", node_id, len(node.runtimes), store.kind
         )

@@ -5,7 +5,8 @@
   cue clock, which executes pre-wait and auto-follow timers on the server (every node arms it;
   the store's compare-and-set lets exactly one execute each timer);
 - presence: report this node's viewers and operators, push the totals to the consoles;
-- the sweeper: release expired holds of the show's sales, finish interrupted ledger transfers;
+- the sweeper: release expired holds of the show's sales, finish interrupted ledger transfers
+  and provider payments;
 - figures: stock left, sold and GMV, sent to viewers and consoles at a fixed cadence.
 """
 
@@ -16,6 +17,7 @@ import logging
 from typing import Any
 
 from commerce.figures import ShowFigures, figures_of, just_bought
+from commerce.payments import PaymentService
 from commerce.service import PurchaseService
 from gala.fanout import ShowChannel, viewer_room
 from gala.kernel.clock import Clock
@@ -52,6 +54,7 @@ class ShowRuntime:
         replay_window: int,
         presence_interval_s: float,
         purchases: PurchaseService,
+        payments: PaymentService,
     ) -> None:
         self.show_id = show_id
         self.channel = ShowChannel(show_id, reader, realtime, replay_window)
@@ -64,6 +67,7 @@ class ShowRuntime:
         self._clock = clock
         self._presence_interval_s = presence_interval_s
         self._purchases = purchases
+        self._payments = payments
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -147,14 +151,17 @@ class ShowRuntime:
         return sales
 
     async def _sweep(self) -> None:
-        """Release expired holds and finish interrupted transfers, once a second; check every
-        released order for a charge to refund once a minute (and at start, after a crash)."""
+        """Release expired holds and finish interrupted transfers, once a second; once a minute
+        (and at start, after a crash) check every order: a charge to complete or refund, a
+        provider payment credited but not charged."""
         rounds = 0
         while True:
             sales = await self._synced_sales()
-            await self._purchases.sweep(
-                [sale["sale_id"] for sale in sales.values()], reconcile=rounds % 60 == 0
-            )
+            sale_ids = [sale["sale_id"] for sale in sales.values()]
+            reconcile = rounds % 60 == 0
+            await self._purchases.sweep(sale_ids, reconcile=reconcile)
+            if reconcile:
+                await self._payments.sweep(sale_ids)
             rounds += 1
             await asyncio.sleep(SWEEP_INTERVAL_S)
 
