@@ -81,6 +81,9 @@ class PurchaseService:
             and quantity * sale["price_minor"] > await self._ledger.balance(wallet)
             and await self._sales.order(sale["sale_id"], order_id) is None
         ):
+            provider_id = order_id_for(sale["sale_id"], viewer_id, key, PROVIDER)
+            if await self._sales.order(sale["sale_id"], provider_id) is not None:
+                raise rules.KeyReused("this idempotency key was used with another payment method")
             raise InsufficientFunds("your wallet does not hold enough for this order")
         order = await self._reserve(sale, order_id, viewer_id, key, quantity, now_ms)
         if order.state == rules.HELD:
