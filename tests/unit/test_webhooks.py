@@ -7,6 +7,7 @@ import pytest
 
 from commerce import webhooks
 from gala.kernel.errors import GalaError
+from gala.settings import SettingsError, settings_from_env
 
 SECRET = b"whsec-test"
 NOW_MS = 1_700_000_000_000
@@ -64,3 +65,15 @@ def test_a_delivery_outside_the_tolerance_is_stale() -> None:
     assert code_of(webhooks.sign(SECRET, NOW_S - 300, BODY)) == "ok"
     assert code_of(webhooks.sign(SECRET, NOW_S - 301, BODY)) == "stale_webhook"
     assert code_of(webhooks.sign(SECRET, NOW_S + 301, BODY)) == "stale_webhook"
+
+
+def test_the_payment_settings_fail_fast_naming_the_variable() -> None:
+    settings = settings_from_env(
+        {"GALA_PAYMENT_PROVIDER": "sandbox", "GALA_WEBHOOK_SECRET": "s3cret"}
+    )
+    assert (settings.payment_provider, settings.webhook_secret) == ("sandbox", "s3cret")
+    assert settings_from_env({}).payment_provider is None
+    with pytest.raises(SettingsError, match="GALA_PAYMENT_PROVIDER"):
+        settings_from_env({"GALA_PAYMENT_PROVIDER": "stripe"})
+    with pytest.raises(SettingsError, match="GALA_WEBHOOK_TOLERANCE_S"):
+        settings_from_env({"GALA_WEBHOOK_TOLERANCE_S": "0"})
