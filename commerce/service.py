@@ -60,6 +60,7 @@ class PurchaseService:
         self._ledger = ledger
         self._clock = clock
         self._statuses: dict[str, str] = {}
+        self._sold_out: set[str] = set()
 
     async def sync_sale(self, sale: Mapping[str, Any]) -> None:
         """Make the sale store agree with the show log about this sale (idempotent; cached)."""
@@ -75,6 +76,8 @@ class PurchaseService:
     ) -> Purchase:
         """A tap paid from the wallet, in the same tap."""
         order_id, now_ms, on_sale = await self._check_tap(sale, viewer_id, key, quantity)
+        if on_sale:
+            await self._refuse_if_sold_out(sale["sale_id"], order_id)
         wallet = account("wallet", viewer_id)
         if (
             on_sale
@@ -95,9 +98,11 @@ class PurchaseService:
     ) -> rules.Order:
         """A tap to be paid through the payment provider: the units are held for the sale's
         `hold_ms`, whatever the wallet holds. A retry with the key returns the same order."""
-        order_id, now_ms, _on_sale = await self._check_tap(
+        order_id, now_ms, on_sale = await self._check_tap(
             sale, viewer_id, key, quantity, method=PROVIDER
         )
+        if on_sale:
+            await self._refuse_if_sold_out(sale["sale_id"], order_id)
         return await self._reserve(sale, order_id, viewer_id, key, quantity, now_ms)
 
     async def _check_tap(
@@ -134,13 +139,25 @@ class PurchaseService:
         quantity: int,
         now_ms: int,
     ) -> rules.Order:
-        order = await self._sales.reserve(
-            sale["sale_id"], order_id, viewer_id, key, quantity, now_ms
-        )
+        try:
+            order = await self._sales.reserve(
+                sale["sale_id"], order_id, viewer_id, key, quantity, now_ms
+            )
+        except rules.SoldOut:
+            self._sold_out.add(sale["sale_id"])
+            raise
         if order.id != order_id:
             # the payment method is part of the order id: this key made an order paid the other way
             raise rules.KeyReused("this idempotency key was used with another payment method")
         return order
+
+    async def _refuse_if_sold_out(self, sale_id: str, order_id: str) -> None:
+        """A sale this node has seen sold out is answered here, without asking the sale's slot
+        to reserve; only a retry of a key that already has an order goes on (to get it back).
+        The figures (every 0.5 s on every node) and the sweeper clear it when stock comes back,
+        so a unit returned by an expired hold is on sale again within half a second."""
+        if sale_id in self._sold_out and await self._sales.order(sale_id, order_id) is None:
+            raise rules.SoldOut("sold out")
 
     async def pay_order(self, sale_id: str, sponsor_id: str, order: rules.Order) -> rules.Order:
         """Pay a held order from its viewer's wallet (`order/ID/pay`), then mark it paid; if its
@@ -168,7 +185,13 @@ class PurchaseService:
             raise
 
     async def counts(self, sale_id: str) -> SaleCounts:
-        return await self._sales.counts(sale_id)
+        """The sale's counters; they also tell this node whether the sale is sold out."""
+        counts = await self._sales.counts(sale_id)
+        if counts.left == 0:
+            self._sold_out.add(sale_id)
+        else:
+            self._sold_out.discard(sale_id)
+        return counts
 
     async def wallet(self, viewer_id: str, sale_ids: list[str]) -> dict[str, Any]:
         orders = []
@@ -203,6 +226,8 @@ class PurchaseService:
         settled = 0
         for sale_id in sale_ids:
             released = await self._sales.expire(sale_id, self._clock.now_ms())
+            if released:
+                self._sold_out.discard(sale_id)
             orders = await self._sales.orders(sale_id) if reconcile else released
             for order in orders:
                 settled += await self._settle(sale_id, order)
