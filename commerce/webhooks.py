@@ -26,6 +26,7 @@ PAYMENT_SUCCEEDED = "payment.succeeded"
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _PAYMENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _MAX_HEADER = 1024
 
 
@@ -68,7 +69,7 @@ def verify(secret: bytes, header: str | None, body: bytes, now_ms: int, toleranc
     candidates: list[str] = []
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit() and len(value) <= 12:
+        if name == "t" and _TIMESTAMP.fullmatch(value):
             timestamp = int(value)
         elif name == "v1":
             candidates.append(value)
