@@ -7,7 +7,10 @@ that commerce has built so far, checked on what the stores hold, each difference
   limit (`sale.check`);
 - orders and money: a paid order was charged exactly its amount once and not refunded; a held
   order is not refunded; a released order that was charged was refunded exactly; every order
-  payment or refund in the ledger belongs to an order.
+  payment or refund in the ledger belongs to an order;
+- provider payments: every `payment/ID/in` credit belongs to a recorded payment of an existing
+  order, for the payment's amount, into its viewer's wallet; a held order whose payment was
+  credited is named (a confirmation in flight, or the sweeper's to finish).
 
 Read-only: it reports, the sweeper repairs. Run it when no tap is in flight for exact answers (a
 tap between its payment and its order being marked paid shows as a held order that was charged).
@@ -21,21 +24,23 @@ from types import MappingProxyType
 from gala.kernel import ledger as lg
 
 from . import sale as rules
-from .ports import LedgerStore, SaleStore
+from .ports import LedgerStore, PaymentStore, SaleStore
 
 
-async def audit_commerce(sales: SaleStore, ledger: LedgerStore) -> tuple[list[str], str]:
+async def audit_commerce(
+    sales: SaleStore, ledger: LedgerStore, payments: PaymentStore | None = None
+) -> tuple[list[str], str]:
     """(every difference found, a one-line summary of what was checked)."""
     transfers = {t.id: t for t in await ledger.transfers()}
     books = lg.Ledger("", MappingProxyType(await ledger.balances()), MappingProxyType(transfers))
     problems = [f"ledger: {problem}" for problem in lg.audit(books)]
-    known_orders: set[str] = set()
+    known_orders: dict[str, rules.Order] = {}
     sale_ids = await sales.sale_ids()
     order_count = 0
     for sale_id in sale_ids:
         orders = await sales.orders(sale_id)
         order_count += len(orders)
-        known_orders.update(order.id for order in orders)
+        known_orders.update((order.id, order) for order in orders)
         problems += [f"sale {sale_id}: {p}" for p in await _check_sale(sales, sale_id, orders)]
         for order in orders:
             problems += [
@@ -45,6 +50,8 @@ async def audit_commerce(sales: SaleStore, ledger: LedgerStore) -> tuple[list[st
         reason, _, rest = transfer.id.partition("/")
         if reason == "order" and rest.rsplit("/", 1)[0] not in known_orders:
             problems.append(f"ledger: transfer {transfer.id} belongs to no order")
+    if payments is not None:
+        problems += await _check_payments(payments, known_orders, transfers)
     summary = f"{len(sale_ids)} sales, {order_count} orders, {len(transfers)} transfers"
     return problems, summary
 
@@ -87,4 +94,36 @@ def _check_money(order: rules.Order, transfers: dict[str, lg.Transfer]) -> list[
         and (refund is None or refund.amount_minor != pay.amount_minor)
     ):
         problems.append("released after being charged, and not refunded exactly")
+    return problems
+
+
+async def _check_payments(
+    payments: PaymentStore, orders: dict[str, rules.Order], transfers: dict[str, lg.Transfer]
+) -> list[str]:
+    problems = []
+    recorded = {payment.payment_id: payment for payment in await payments.payments()}
+    for payment in recorded.values():
+        order = orders.get(payment.order_id)
+        where = f"payment {payment.payment_id}"
+        if order is None:
+            problems.append(f"{where}: belongs to no order")
+        elif (order.amount_minor, order.viewer_id) != (payment.amount_minor, payment.viewer_id):
+            problems.append(f"{where}: amount or viewer differ from order {order.id}")
+        credit = transfers.get(lg.transfer_id("payment", payment.payment_id, "in"))
+        if credit is None:
+            continue
+        if credit.amount_minor != payment.amount_minor:
+            problems.append(f"{where}: credited {credit.amount_minor}, not {payment.amount_minor}")
+        if credit.destination != lg.account("wallet", payment.viewer_id):
+            problems.append(f"{where}: credited to {credit.destination}, not its viewer's wallet")
+        if order is not None and order.state == rules.HELD:
+            problems.append(
+                f"{where}: credited but order {order.id} still held "
+                "(a confirmation in flight, or the sweeper's to finish)"
+            )
+    for transfer in transfers.values():
+        reason, _, rest = transfer.id.partition("/")
+        payment_id, _, leg = rest.rpartition("/")
+        if reason == "payment" and (payment_id not in recorded or leg != "in"):
+            problems.append(f"ledger: transfer {transfer.id} belongs to no payment")
     return problems

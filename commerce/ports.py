@@ -5,10 +5,15 @@
 sale's hash slot `{sale:ID}` (Redis), so concurrent taps from any number of nodes can never
 oversell, pass a viewer's limit or create two orders for one key. `tests/contract/
 test_sale_store.py` checks both backends against the pure model.
+
+`PaymentStore` keeps the payments asked of the provider and the webhook events already handled
+(`tests/contract/test_payment_store.py`); `PaymentProvider` is the outside payment provider (the
+sandbox, `sandbox_provider.py`, is the only one shipped).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -64,6 +69,10 @@ class SaleStore(Protocol):
         """Every order of the sale (for audits and exports)."""
         ...
 
+    async def order(self, sale_id: str, order_id: str) -> Order | None:
+        """One order of the sale, if it exists."""
+        ...
+
 
 class LedgerStore(Protocol):
     async def post(self, transfer: Transfer) -> None:
@@ -93,3 +102,64 @@ class LedgerStore(Protocol):
         """The sweeper's step: complete every logged transfer a crash left half done (or drop
         it if its debit never happened). Idempotent; returns how many it completed."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """What the provider answers when asked for a payment: where the viewer goes to pay."""
+
+    payment_id: str
+    pay_url: str
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    async def create_payment(
+        self, payment_id: str, amount_minor: int, currency: str, metadata: Mapping[str, str]
+    ) -> PaymentRequest:
+        """Ask the provider to collect `amount_minor`. Idempotent by `payment_id` (providers take
+        an idempotency key): asked again, it names the same payment. The provider later confirms
+        with a signed `payment.succeeded` webhook naming `payment_id`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """Our record of a payment asked of a provider, for one held order."""
+
+    payment_id: str
+    provider: str
+    order_id: str
+    sale_id: str
+    viewer_id: str
+    sponsor_id: str
+    amount_minor: int
+    currency: str
+    pay_url: str
+    expires_at_ms: int
+
+
+class PaymentStore(Protocol):
+    async def create_payment(self, payment: Payment) -> Payment:
+        """Record the payment unless its id is known; return the record that is stored (the
+        first one: a retried tap gets the same payment). Atomic; idempotent."""
+        ...
+
+    async def payment(self, payment_id: str) -> Payment | None: ...
+
+    async def payments(self) -> list[Payment]:
+        """Every payment (for audits)."""
+        ...
+
+    async def record_event(self, event_id: str, now_ms: int) -> bool:
+        """Remember a handled webhook event: True the first time for this id, False after (one
+        atomic set-if-absent, so concurrent deliveries of one event get exactly one True). Kept
+        for `EVENT_RETENTION_MS`, far longer than the signature's tolerance; money never relies on
+        it alone (ledger transfer ids are deterministic)."""
+        ...
+
+    async def has_event(self, event_id: str) -> bool: ...
+
+
+EVENT_RETENTION_MS = 7 * 24 * 3600 * 1000

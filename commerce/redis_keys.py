@@ -1,4 +1,5 @@
-"""Redis key names of commerce, all of one sale in the hash slot `{sale:ID}`."""
+"""Redis key names of commerce: all of one sale in the hash slot `{sale:ID}`, an account in
+`{acct:NAME}`, a payment in `{pay:ID}`, a handled webhook event in `{whevent:ID}`."""
 
 from __future__ import annotations
 
@@ -41,3 +42,18 @@ def ledger_index_keys(prefix: str = "gala") -> tuple[str, str, str]:
     """(intents hash, completed transfers hash, accounts set): single-key structures, each in
     its own slot, written only by single-key commands."""
     return f"{prefix}:ledger:intents", f"{prefix}:ledger:transfers", f"{prefix}:ledger:accounts"
+
+
+def payment_key(payment_id: str, prefix: str = "gala") -> str:
+    """A payment asked of a provider: one JSON string in its own slot."""
+    return f"{prefix}:{{pay:{payment_id}}}:payment"
+
+
+def payment_index_key(prefix: str = "gala") -> str:
+    """Every payment id (a set, written only by single-key commands; for audits)."""
+    return f"{prefix}:payments"
+
+
+def webhook_event_key(event_id: str, prefix: str = "gala") -> str:
+    """A handled webhook event, kept for a while to recognise a repeated delivery."""
+    return f"{prefix}:{{whevent:{event_id}}}"

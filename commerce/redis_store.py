@@ -116,6 +116,10 @@ class RedisSaleStore:
         raw = await self._redis.hvals(sale_keys(sale_id, self._prefix).orders)
         return sorted((_order(item) for item in raw), key=lambda o: o.id)
 
+    async def order(self, sale_id: str, order_id: str) -> Order | None:
+        raw = await self._redis.hget(sale_keys(sale_id, self._prefix).orders, order_id)
+        return None if raw is None else _order(raw)
+
     @staticmethod
     def _answer(reply: list[Any]) -> Order:
         if _text(reply[0]) == "ok":

@@ -1,5 +1,6 @@
-"""Purchase use cases: a viewer's tap on Buy, paid from the wallet in the same tap; the wallet;
-the sweeper step. Load, decide (the rules run inside the stores, atomically), save, answer.
+"""Purchase use cases: a viewer's tap on Buy, paid from the wallet in the same tap, or held for the
+payment provider (`hold`; `payments.py` asks for and confirms the payment); the wallet; the
+sweeper step. Load, decide (the rules run inside the stores, atomically), save, answer.
 
 A tap is a saga of idempotent steps keyed by the order id, which is derived from the viewer and
 the page's idempotency key, so a retry replays the same steps:
@@ -31,6 +32,7 @@ from . import sale as rules
 from .ports import LedgerStore, SaleCounts, SaleStore
 from .show_sales import terms_of
 
+WALLET, PROVIDER = "wallet", "provider"
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 DEMO_GRANT = account("external", "demo-grant")
 
@@ -45,9 +47,11 @@ class Purchase:
     balance_minor: int
 
 
-def order_id_for(sale_id: str, viewer_id: str, key: str) -> str:
-    digest = hashlib.sha256(f"{sale_id}\n{viewer_id}\n{key}".encode()).hexdigest()[:24]
-    return f"o-{digest}"
+def order_id_for(sale_id: str, viewer_id: str, key: str, method: str = WALLET) -> str:
+    """The order a tap makes. The payment method is part of it, so one key cannot name a wallet
+    order and a provider order (the store finds the key's first order; its id tells them apart)."""
+    seed = f"{sale_id}\n{viewer_id}\n{key}" + ("" if method == WALLET else f"\n{method}")
+    return f"o-{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
 
 
 class PurchaseService:
@@ -56,6 +60,7 @@ class PurchaseService:
         self._ledger = ledger
         self._clock = clock
         self._statuses: dict[str, str] = {}
+        self._sold_out: set[str] = set()
 
     async def sync_sale(self, sale: Mapping[str, Any]) -> None:
         """Make the sale store agree with the show log about this sale (idempotent; cached)."""
@@ -69,12 +74,49 @@ class PurchaseService:
     async def buy(
         self, sale: Mapping[str, Any], viewer_id: str, key: Any, quantity: Any
     ) -> Purchase:
+        """A tap paid from the wallet, in the same tap."""
+        order_id, now_ms, on_sale = await self._check_tap(sale, viewer_id, key, quantity)
+        if on_sale:
+            await self._refuse_if_sold_out(sale["sale_id"], order_id)
+        wallet = account("wallet", viewer_id)
+        if (
+            on_sale
+            and quantity * sale["price_minor"] > await self._ledger.balance(wallet)
+            and await self._sales.order(sale["sale_id"], order_id) is None
+        ):
+            provider_id = order_id_for(sale["sale_id"], viewer_id, key, PROVIDER)
+            if await self._sales.order(sale["sale_id"], provider_id) is not None:
+                raise rules.KeyReused("this idempotency key was used with another payment method")
+            raise InsufficientFunds("your wallet does not hold enough for this order")
+        order = await self._reserve(sale, order_id, viewer_id, key, quantity, now_ms)
+        if order.state == rules.HELD:
+            order = await self.pay_order(sale["sale_id"], sale["sponsor_id"], order)
+        return Purchase(order, await self._ledger.balance(wallet))
+
+    async def hold(
+        self, sale: Mapping[str, Any], viewer_id: str, key: Any, quantity: Any
+    ) -> rules.Order:
+        """A tap to be paid through the payment provider: the units are held for the sale's
+        `hold_ms`, whatever the wallet holds. A retry with the key returns the same order."""
+        order_id, now_ms, on_sale = await self._check_tap(
+            sale, viewer_id, key, quantity, method=PROVIDER
+        )
+        if on_sale:
+            await self._refuse_if_sold_out(sale["sale_id"], order_id)
+        return await self._reserve(sale, order_id, viewer_id, key, quantity, now_ms)
+
+    async def _check_tap(
+        self,
+        sale: Mapping[str, Any],
+        viewer_id: str,
+        key: Any,
+        quantity: Any,
+        method: str = WALLET,
+    ) -> tuple[str, int, bool]:
+        """Validate a tap at the edge: (its order id, the server's now, whether it is on sale)."""
         if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
             raise BadKey("key must be 8 to 64 letters, digits, '-' or '_'")
         await self.sync_sale(sale)
-        sale_id = sale["sale_id"]
-        order_id = order_id_for(sale_id, viewer_id, key)
-        wallet = account("wallet", viewer_id)
         if type(quantity) is not int or not 1 <= quantity <= sale["per_viewer_limit"]:
             raise rules.BadQuantity(
                 f"quantity must be a whole number from 1 to {sale['per_viewer_limit']}"
@@ -86,25 +128,50 @@ class PurchaseService:
             and sale["opens_at_ms"] <= now_ms
             and (closes is None or now_ms < closes)
         )
-        if on_sale and quantity * sale["price_minor"] > await self._ledger.balance(wallet):
-            known = [o for o in await self._sales.orders(sale_id) if o.id == order_id]
-            if not known:
-                raise InsufficientFunds("your wallet does not hold enough for this order")
-        order = await self._sales.reserve(sale_id, order_id, viewer_id, key, quantity, now_ms)
-        if order.state == rules.HELD:
-            order = await self._pay_from_wallet(sale, order)
-        return Purchase(order, await self._ledger.balance(wallet))
+        return order_id_for(sale["sale_id"], viewer_id, key, method), now_ms, on_sale
 
-    async def _pay_from_wallet(self, sale: Mapping[str, Any], order: rules.Order) -> rules.Order:
+    async def _reserve(
+        self,
+        sale: Mapping[str, Any],
+        order_id: str,
+        viewer_id: str,
+        key: str,
+        quantity: int,
+        now_ms: int,
+    ) -> rules.Order:
+        try:
+            order = await self._sales.reserve(
+                sale["sale_id"], order_id, viewer_id, key, quantity, now_ms
+            )
+        except rules.SoldOut:
+            self._sold_out.add(sale["sale_id"])
+            raise
+        if order.id != order_id:
+            # the payment method is part of the order id: this key made an order paid the other way
+            raise rules.KeyReused("this idempotency key was used with another payment method")
+        return order
+
+    async def _refuse_if_sold_out(self, sale_id: str, order_id: str) -> None:
+        """A sale this node has seen sold out is answered here, without asking the sale's slot
+        to reserve; only a retry of a key that already has an order goes on (to get it back).
+        The figures (every 0.5 s on every node) and the sweeper clear it when stock comes back,
+        so a unit returned by an expired hold is on sale again within half a second."""
+        if sale_id in self._sold_out and await self._sales.order(sale_id, order_id) is None:
+            raise rules.SoldOut("sold out")
+
+    async def pay_order(self, sale_id: str, sponsor_id: str, order: rules.Order) -> rules.Order:
+        """Pay a held order from its viewer's wallet (`order/ID/pay`), then mark it paid; if its
+        hold expired in between, refund the charge (`order/ID/refund`) and raise `HoldExpired`.
+        Each step is idempotent, so a retry or the sweeper may run it again."""
         wallet = account("wallet", order.viewer_id)
-        revenue = account("revenue", sale["sponsor_id"])
+        revenue = account("revenue", sponsor_id)
         await self._ledger.post(
             Transfer(
                 transfer_id("order", order.id, "pay"), wallet, revenue, order.amount_minor, "order"
             )
         )
         try:
-            return await self._sales.pay(sale["sale_id"], order.id)
+            return await self._sales.pay(sale_id, order.id)
         except rules.HoldExpired:
             await self._ledger.post(
                 Transfer(
@@ -118,7 +185,13 @@ class PurchaseService:
             raise
 
     async def counts(self, sale_id: str) -> SaleCounts:
-        return await self._sales.counts(sale_id)
+        """The sale's counters; they also tell this node whether the sale is sold out."""
+        counts = await self._sales.counts(sale_id)
+        if counts.left == 0:
+            self._sold_out.add(sale_id)
+        else:
+            self._sold_out.discard(sale_id)
+        return counts
 
     async def wallet(self, viewer_id: str, sale_ids: list[str]) -> dict[str, Any]:
         orders = []
@@ -153,6 +226,8 @@ class PurchaseService:
         settled = 0
         for sale_id in sale_ids:
             released = await self._sales.expire(sale_id, self._clock.now_ms())
+            if released:
+                self._sold_out.discard(sale_id)
             orders = await self._sales.orders(sale_id) if reconcile else released
             for order in orders:
                 settled += await self._settle(sale_id, order)

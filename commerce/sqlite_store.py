@@ -154,6 +154,16 @@ class SqliteSaleStore:
 
         return await self._db.run(read)
 
+    async def order(self, sale_id: str, order_id: str) -> Order | None:
+        def read(conn: sqlite3.Connection) -> Order | None:
+            row = conn.execute(
+                f"SELECT {_ORDER_COLUMNS} FROM sale_orders WHERE sale_id = ? AND order_id = ?",  # noqa: S608 - fixed column list; values are bound
+                (sale_id, order_id),
+            ).fetchone()
+            return None if row is None else _order(row)
+
+        return await self._db.run(read)
+
 
 def _load(
     conn: sqlite3.Connection,

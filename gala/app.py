@@ -15,6 +15,7 @@ from gala.kernel.clock import Clock, SystemClock
 from gala.kernel.errors import Unauthorized
 from gala.node import Node
 from gala.pages import setup_pages
+from gala.payments_api import add_payment_routes
 from gala.realtime import PRODUCER_NS, VIEWER_NS, Realtime
 from gala.settings import Settings
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     )
     realtime.attach(app)
     add_routes(app)
+    add_payment_routes(app)
     setup_pages(app)
 
     async def node_lifetime(app: web.Application) -> AsyncIterator[None]:

@@ -151,7 +151,9 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     password = secrets.token_urlsafe(9)
     asyncio.run(_put_account(settings.store_url, DEMO_PRODUCER, password, PRODUCER))
     demo = settings.replace(
-        demo_wallet_grant_minor=DEMO_WALLET_GRANT_MINOR, demo_budget_minor=DEMO_BUDGET_MINOR
+        demo_wallet_grant_minor=DEMO_WALLET_GRANT_MINOR,
+        demo_budget_minor=DEMO_BUDGET_MINOR,
+        payment_provider=settings.payment_provider or "sandbox",
     )
     asyncio.run(serve(demo, demo_login=(DEMO_PRODUCER, password)))
     return 0

@@ -10,7 +10,7 @@ from redpackets.audit import audit_drops
 
 async def audit_store(store: StoreBundle) -> tuple[list[str], str]:
     """(every difference found, a one-line summary of what was checked)."""
-    problems, sales_summary = await audit_commerce(store.sales, store.ledger)
+    problems, sales_summary = await audit_commerce(store.sales, store.ledger, store.payments)
     transfers = {t.id: t for t in await store.ledger.transfers()}
     drop_problems, drops_summary = await audit_drops(
         store.drops, transfers, await store.ledger.balances()

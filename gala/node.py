@@ -6,12 +6,17 @@ context); `Node.close` stops every task and releases the store, in reverse order
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import random
 import secrets
 import socket
 from dataclasses import dataclass, field
 
+from commerce.payments import PaymentService
+from commerce.ports import PaymentProvider
+from commerce.sandbox_provider import SANDBOX, SandboxProvider
 from commerce.service import PurchaseService
 from gala.auth import Identity, TokenSigner
 from gala.cue_effects import ShowCueEffects
@@ -42,6 +47,8 @@ class Node:
     node_id: str
     purchases: PurchaseService
     drops: DropService
+    payments: PaymentService
+    sandbox: SandboxProvider | None
     runtimes: dict[str, ShowRuntime] = field(default_factory=dict)
 
     @classmethod
@@ -64,6 +71,26 @@ class Node:
         stage = StageService(store.stage, shows, effects, clock)
         purchases = PurchaseService(store.sales, store.ledger, clock)
         drops = DropService(store.drops, store.ledger, clock, random.SystemRandom())
+        webhook_secret = (
+            settings.webhook_secret.encode()
+            if settings.webhook_secret
+            # the sandbox's own secret: derived, so every node on the store agrees
+            else hmac.new(secret, b"gala sandbox webhook", hashlib.sha256).digest()
+        )
+        sandbox = (
+            SandboxProvider(webhook_secret, clock) if settings.payment_provider == SANDBOX else None
+        )
+        provider: PaymentProvider | None = sandbox
+        payments = PaymentService(
+            purchases,
+            store.sales,
+            store.ledger,
+            store.payments,
+            provider,
+            clock,
+            webhook_secret,
+            settings.webhook_tolerance_s,
+        )
         node = cls(
             settings,
             clock,
@@ -75,6 +102,8 @@ class Node:
             node_id,
             purchases,
             drops,
+            payments,
+            sandbox,
         )
         if settings.demo_budget_minor:
             await node.fund_demo_budgets()
@@ -92,12 +121,13 @@ class Node:
                 presence_interval_s=settings.presence_interval_s,
                 purchases=purchases,
                 drops=drops,
+                payments=payments,
             )
             node.runtimes[show.id] = runtime
             runtime.start()
         limiter = TapLimiter(clock, settings.grab_taps_per_s, settings.grab_tap_burst)
         SocketHandlers(
-            realtime, shows, node.runtime, stage, clock, purchases, drops, limiter
+            realtime, shows, node.runtime, stage, clock, purchases, payments, drops, limiter
         ).register()
         log.info(
             "node %s serving %d show(s) on the %s store", node_id, len(node.runtimes), store.kind

@@ -55,8 +55,12 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 async def watch(request: web.Request) -> web.Response:
     show = _show_or_404(request)
+    provider = appkeys.node_of(request.app).payments.provider
     return render(
-        request, "watch.html", show=show.public_info(), config={"show": show.public_info()}
+        request,
+        "watch.html",
+        show=show.public_info(),
+        config={"show": show.public_info(), "payment_provider": provider},
     )
 
 

@@ -30,6 +30,9 @@ class Settings:
     producer_token_ttl_s: int = 12 * 3600
     presence_interval_s: float = 1.0
     demo_wallet_grant_minor: int = 0
+    payment_provider: str | None = None
+    webhook_secret: str | None = None
+    webhook_tolerance_s: int = 300
     log_level: str = "INFO"
     demo_budget_minor: int = 0
     grab_taps_per_s: int = 5
@@ -54,6 +57,11 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         demo_wallet_grant_minor=_int(
             env, "GALA_DEMO_WALLET_GRANT_MINOR", base.demo_wallet_grant_minor, 0, 10**12
         ),
+        payment_provider=_provider(env.get("GALA_PAYMENT_PROVIDER")),
+        webhook_secret=env.get("GALA_WEBHOOK_SECRET") or None,
+        webhook_tolerance_s=_int(
+            env, "GALA_WEBHOOK_TOLERANCE_S", base.webhook_tolerance_s, 10, 3600
+        ),
         max_viewer_buffer_bytes=_int(
             env, "GALA_MAX_VIEWER_BUFFER_BYTES", base.max_viewer_buffer_bytes, 4096, 1 << 30
         ),
@@ -74,6 +82,19 @@ def _store_url(url: str) -> str:
             f"GALA_STORE must be sqlite:///PATH or redis://HOST:PORT/DB, got {url!r}"
         )
     return url
+
+
+PAYMENT_PROVIDERS = ("sandbox",)
+
+
+def _provider(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if raw not in PAYMENT_PROVIDERS:
+        raise SettingsError(
+            f"GALA_PAYMENT_PROVIDER must be one of {', '.join(PAYMENT_PROVIDERS)}, got {raw!r}"
+        )
+    return raw
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -5,9 +5,9 @@
   cue clock, which executes pre-wait and auto-follow timers on the server (every node arms it;
   the store's compare-and-set lets exactly one execute each timer);
 - presence: report this node's viewers and operators, push the totals to the consoles;
-- the sweeper: release expired holds of the show's sales, finish interrupted ledger transfers;
-  launch the drops the log announced, credit uncredited claims, close due drops and refund
-  their leftover;
+- the sweeper: release expired holds of the show's sales, finish interrupted ledger transfers
+  and provider payments; launch the drops the log announced, credit uncredited claims, close
+  due drops and refund their leftover;
 - figures: stock left, sold and GMV, envelopes left, sent to viewers and consoles at a fixed
   cadence.
 """
@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 from commerce.figures import ShowFigures, figures_of, just_bought
+from commerce.payments import PaymentService
 from commerce.service import PurchaseService
 from gala.fanout import ShowChannel, viewer_room
 from gala.kernel.clock import Clock
@@ -60,6 +61,7 @@ class ShowRuntime:
         presence_interval_s: float,
         purchases: PurchaseService,
         drops: DropService,
+        payments: PaymentService,
     ) -> None:
         self.show_id = show_id
         self.channel = ShowChannel(show_id, reader, realtime, replay_window)
@@ -74,6 +76,7 @@ class ShowRuntime:
         self._purchases = purchases
         self._drops = drops
         self._launched: set[str] = set()
+        self._payments = payments
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -171,14 +174,17 @@ class ShowRuntime:
             self._launched.add(drop_id)
 
     async def _sweep(self) -> None:
-        """Release expired holds and finish interrupted transfers, once a second; check every
-        released order for a charge to refund once a minute (and at start, after a crash)."""
+        """Release expired holds and finish interrupted transfers, once a second; once a minute
+        (and at start, after a crash) check every order: a charge to complete or refund, a
+        provider payment credited but not charged."""
         rounds = 0
         while True:
             sales = await self._synced_sales()
-            await self._purchases.sweep(
-                [sale["sale_id"] for sale in sales.values()], reconcile=rounds % 60 == 0
-            )
+            sale_ids = [sale["sale_id"] for sale in sales.values()]
+            reconcile = rounds % 60 == 0
+            await self._purchases.sweep(sale_ids, reconcile=reconcile)
+            if reconcile:
+                await self._payments.sweep(sale_ids)
             await self._launch_announced_drops()
             await self._drops.sweep(self.show_id)
             rounds += 1

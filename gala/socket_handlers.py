@@ -13,8 +13,9 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from commerce.payments import PaymentService, payment_wire
 from commerce.sale import SaleNotOpen
-from commerce.service import PurchaseService, order_wire
+from commerce.service import PROVIDER, WALLET, PurchaseService, order_wire
 from gala.auth import VIEWER, require_role
 from gala.fanout import viewer_room
 from gala.kernel.clock import Clock
@@ -40,6 +41,7 @@ class SocketHandlers:
         stage: StageService,
         clock: Clock,
         purchases: PurchaseService,
+        payments: PaymentService,
         drops: DropService,
         limiter: TapLimiter,
     ) -> None:
@@ -49,6 +51,7 @@ class SocketHandlers:
         self._stage = stage
         self._clock = clock
         self._purchases = purchases
+        self._payments = payments
         self._drops = drops
         self._limiter = limiter
 
@@ -98,9 +101,13 @@ class SocketHandlers:
         return {"t0": client_ms, "server_ms": self._clock.now_ms()}
 
     async def buy(self, conn: Connection, payload: Any) -> dict[str, Any]:
-        """Buy the product from the wallet, in one tap (docs/protocol.md, `buy`)."""
+        """Buy the product from the wallet in one tap, or hold it for the payment provider
+        (docs/protocol.md, `buy`)."""
         body = payload_dict(payload)
         viewer = require_role(conn.identity, VIEWER)
+        method = body.get("payment", WALLET)
+        if method not in (WALLET, PROVIDER):
+            raise BadField('payment must be "wallet" or "provider"')
         show = self._shows.get(required_id(body, "show_id"))
         product_id = required_id(body, "product_id")
         runtime = self._runtimes(show.id)
@@ -108,6 +115,16 @@ class SocketHandlers:
         sale = runtime.channel.snapshot.sales.sales.get(product_id)
         if sale is None:
             raise SaleNotOpen("this product is not on sale")
+        if method == PROVIDER:
+            held = await self._payments.buy(
+                sale, viewer.subject, body.get("key"), body.get("quantity")
+            )
+            return {
+                "order": order_wire(held.order),
+                "payment": None if held.payment is None else payment_wire(held.payment),
+                "balance_minor": held.balance_minor,
+                "currency": show.currency,
+            }
         purchase = await self._purchases.buy(
             sale, viewer.subject, body.get("key"), body.get("quantity")
         )

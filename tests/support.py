@@ -26,6 +26,7 @@ from aiohttp import web
 from gala import appkeys
 from gala.app import create_app
 from gala.auth import PRODUCER, hash_password
+from gala.kernel.clock import Clock
 from gala.node import Node
 from gala.ports import Account
 from gala.settings import Settings
@@ -355,8 +356,10 @@ class RunningServer:
 
 
 @contextlib.asynccontextmanager
-async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
-    app = create_app(settings)
+async def running_server(
+    settings: Settings, clock: Clock | None = None
+) -> AsyncIterator[RunningServer]:
+    app = create_app(settings, clock)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

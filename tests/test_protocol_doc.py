@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from commerce import payments, webhooks
+from gala.kernel.errors import GalaError
 from gala.protocol import CLIENT_MESSAGES, SERVER_MESSAGES
 from gala.snapshot import PUBLIC_EVENT_TYPES
 from stage_control import model as stage
@@ -34,3 +36,16 @@ def test_every_stage_refusal_code_is_documented() -> None:
         if isinstance(cls, type) and hasattr(cls, "code") and cls.__module__ == stage.__name__
     }
     assert codes and sorted(c for c in codes if not documented(c)) == []
+
+
+def test_every_payment_refusal_code_is_documented() -> None:
+    codes = {
+        cls.code
+        for module in (payments, webhooks)
+        for cls in vars(module).values()
+        if isinstance(cls, type)
+        and issubclass(cls, GalaError)
+        and cls.__module__ == module.__name__
+    }
+    assert {"bad_signature", "stale_webhook", "payment_mismatch"} <= codes
+    assert sorted(c for c in codes if not documented(c)) == []

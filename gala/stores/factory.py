@@ -12,9 +12,12 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from commerce.redis_ledger import RedisLedgerStore
+from commerce.redis_payments import RedisPaymentStore
 from commerce.redis_store import RedisSaleStore
 from commerce.sqlite_ledger import SCHEMA as LEDGER_SCHEMA
 from commerce.sqlite_ledger import SqliteLedgerStore
+from commerce.sqlite_payments import SCHEMA as PAYMENT_SCHEMA
+from commerce.sqlite_payments import SqlitePaymentStore
 from commerce.sqlite_store import SCHEMA as SALE_SCHEMA
 from commerce.sqlite_store import SqliteSaleStore
 from redpackets.redis_store import RedisDropStore
@@ -38,6 +41,7 @@ class StoreBundle:
     sales: SqliteSaleStore | RedisSaleStore
     ledger: SqliteLedgerStore | RedisLedgerStore
     drops: SqliteDropStore | RedisDropStore
+    payments: SqlitePaymentStore | RedisPaymentStore
     close: Callable[[], Awaitable[None]]
 
 
@@ -45,7 +49,7 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
     if url.startswith("sqlite:///"):
         db = SqliteDatabase(
             url.removeprefix("sqlite:///"),
-            HUB_SCHEMA + STAGE_SCHEMA + SALE_SCHEMA + LEDGER_SCHEMA + DROP_SCHEMA,
+            HUB_SCHEMA + STAGE_SCHEMA + SALE_SCHEMA + LEDGER_SCHEMA + DROP_SCHEMA + PAYMENT_SCHEMA,
         )
         await db.open()
         return StoreBundle(
@@ -55,6 +59,7 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
             SqliteSaleStore(db),
             SqliteLedgerStore(db),
             SqliteDropStore(db),
+            SqlitePaymentStore(db),
             db.close,
         )
     # A blocking pool: a burst of taps waits for a free connection instead of failing with
@@ -76,5 +81,6 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
         RedisSaleStore(client, redis_prefix),
         RedisLedgerStore(client, redis_prefix),
         RedisDropStore(client, redis_prefix),
+        RedisPaymentStore(client, redis_prefix),
         close,
     )

@@ -163,3 +163,46 @@ async def test_a_viewer_buys_the_product_on_stage_with_one_tap(
         await page.wait_for_selector('.buy-button[data-state="ended"]')
         await page.context.close()
         await producer.close()
+
+
+async def test_a_viewer_without_the_money_pays_through_the_sandbox_provider(
+    browser: Any, tmp_path: Path
+) -> None:
+    settings = Settings(
+        store_url=f"sqlite:///{tmp_path / 'gala.db'}",
+        show_files=(shop_show(tmp_path),),
+        payment_provider="sandbox",
+    )
+    async with running_server(settings) as server:
+        producer = await connect_viewer(
+            server.base_url, await server.producer_token(), namespace="/producer"
+        )
+        context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+        page = await context.new_page()
+        await page.goto(f"{server.base_url}/watch/{SHOP_SHOW}")
+        await page.wait_for_selector("#wallet:not([hidden])")
+        for cue in ("c1", "c2"):
+            ack = await producer.call(
+                "go", {"show_id": SHOP_SHOW, "standby_cue_id": cue}, namespace="/producer"
+            )
+            assert ack["ok"], ack
+        await page.wait_for_selector('.buy-button[data-state="buy"]')
+        await page.locator(".buy-button").click()
+        offer = page.locator("#pay-offer button")
+        await offer.wait_for(state="visible")
+        assert await offer.inner_text() == "Pay with the sandbox provider"
+        async with context.expect_page() as opened:
+            await offer.click()
+        sandbox = await opened.value
+        await sandbox.wait_for_selector("#pay")
+        assert "SANDBOX" in await sandbox.locator(".sandbox-banner").inner_text()
+        await page.wait_for_selector("#pay-offer .pay-held")
+        assert "Held for you until" in await page.locator("#pay-offer").inner_text()
+        await sandbox.click("#pay")
+        await sandbox.wait_for_selector('#result[data-ok="true"]')
+        await page.wait_for_selector('#orders li[data-state="paid"]', state="attached")
+        sale_id = (await server.node.store.sales.sale_ids())[0]
+        counts = await server.node.store.sales.counts(sale_id)
+        assert (counts.held, counts.sold) == (0, 1)
+        await context.close()
+        await producer.close()

@@ -12,6 +12,8 @@ import pytest
 
 from commerce import show_sales
 from commerce.audit import audit_commerce
+from commerce.payments import PaymentService, provider_account
+from commerce.sandbox_provider import SandboxProvider
 from commerce.service import PurchaseService, order_id_for
 from gala.kernel import ledger as lg
 from gala.kernel.clock import ManualClock
@@ -150,3 +152,60 @@ async def test_a_charged_hold_is_completed_by_the_sweeper_before_it_expires(
     counts = await store.sales.counts(sale["sale_id"])
     assert (counts.left, counts.held, counts.sold) == (4, 0, 1)
     assert (await audit_commerce(store.sales, store.ledger))[0] == []
+
+
+async def test_a_payment_credited_but_not_charged_is_finished_by_the_sweeper(
+    store: StoreBundle,
+) -> None:
+    """A crash between a webhook's credit (`payment/ID/in`) and the order's charge: the audit
+    names it, the payment sweeper pays the order exactly once, and the audit is clean again."""
+    clock = ManualClock(START_MS)
+    service = PurchaseService(store.sales, store.ledger, clock)
+    secret = b"whsec"
+    payments = PaymentService(
+        service,
+        store.sales,
+        store.ledger,
+        store.payments,
+        SandboxProvider(secret, clock),
+        clock,
+        secret,
+    )
+    sale = opened_sale()
+    held = await payments.buy(sale, "v-1", "key-provider-1", 2)
+    assert held.order.state == "held" and held.payment is not None
+    await store.ledger.post(
+        lg.Transfer(
+            lg.transfer_id("payment", held.payment.payment_id, "in"),
+            provider_account("sandbox"),
+            lg.account("wallet", "v-1"),
+            held.order.amount_minor,
+            "payment",
+        )
+    )
+    problems, _ = await audit_commerce(store.sales, store.ledger, store.payments)
+    assert any("credited but order" in p for p in problems), problems
+    assert await payments.sweep([sale["sale_id"]]) == 1
+    assert await payments.sweep([sale["sale_id"]]) == 0
+    counts = await store.sales.counts(sale["sale_id"])
+    assert (counts.left, counts.held, counts.sold) == (3, 0, 2)
+    assert await store.ledger.balance(lg.account("wallet", "v-1")) == 0
+    assert await store.ledger.balance(lg.account("revenue", "acme")) == 2 * 12_990
+    assert (await audit_commerce(store.sales, store.ledger, store.payments))[0] == []
+
+
+async def test_a_payment_credit_that_belongs_to_no_payment_fails_the_audit(
+    store: StoreBundle, store_url: str
+) -> None:
+    await store.ledger.post(
+        lg.Transfer(
+            "payment/p-ghost/in",
+            provider_account("sandbox"),
+            lg.account("wallet", "v-1"),
+            500,
+            "payment",
+        )
+    )
+    done = run_audit(store_url)
+    assert done.returncode == 1
+    assert "transfer payment/p-ghost/in belongs to no payment" in done.stdout

@@ -12,12 +12,12 @@
   document.documentElement.dir = locale === "ar" ? "rtl" : "ltr";
   var money = new Intl.NumberFormat(locale, { style: "currency", currency: show.currency });
   var BUY_TEXT = {
-    en: { left: "left", just_bought: "just bought", soon: "Coming soon", buy: "Buy now", ended: "Sale ended", sold_out: "Sold out", limit: "Limit reached", bought: "Bought!", funds: "Not enough in your wallet", wallet: "Wallet", orders: "My orders" },
-    zh: { left: "件剩余", just_bought: "件刚刚售出", soon: "即将开售", buy: "立即购买", ended: "已结束", sold_out: "已售罄", limit: "已达限购", bought: "购买成功！", funds: "钱包余额不足", wallet: "钱包", orders: "我的订单" },
-    ar: { left: "متبقٍ", just_bought: "اشتُريت للتو", soon: "قريبًا", buy: "اشترِ الآن", ended: "انتهى البيع", sold_out: "نفدت الكمية", limit: "بلغت الحد", bought: "تم الشراء!", funds: "رصيد المحفظة غير كافٍ", wallet: "المحفظة", orders: "طلباتي" },
-    vi: { left: "còn lại", just_bought: "vừa được mua", soon: "Sắp mở bán", buy: "Mua ngay", ended: "Đã kết thúc", sold_out: "Hết hàng", limit: "Đã đạt giới hạn", bought: "Đã mua!", funds: "Ví không đủ tiền", wallet: "Ví", orders: "Đơn của tôi" },
-    fr: { left: "restants", just_bought: "achetés à l'instant", soon: "Bientôt", buy: "Acheter", ended: "Vente terminée", sold_out: "Épuisé", limit: "Limite atteinte", bought: "Acheté !", funds: "Solde insuffisant", wallet: "Portefeuille", orders: "Mes commandes" },
-    id: { left: "tersisa", just_bought: "baru dibeli", soon: "Segera", buy: "Beli sekarang", ended: "Penjualan berakhir", sold_out: "Habis", limit: "Batas tercapai", bought: "Berhasil dibeli!", funds: "Saldo dompet kurang", wallet: "Dompet", orders: "Pesanan saya" }
+    en: { left: "left", just_bought: "just bought", soon: "Coming soon", buy: "Buy now", ended: "Sale ended", sold_out: "Sold out", limit: "Limit reached", bought: "Bought!", funds: "Not enough in your wallet", wallet: "Wallet", orders: "My orders", pay_provider: "Pay with the sandbox provider", held: "Held for you until", pay: "Pay now (sandbox)" },
+    zh: { left: "件剩余", just_bought: "件刚刚售出", soon: "即将开售", buy: "立即购买", ended: "已结束", sold_out: "已售罄", limit: "已达限购", bought: "购买成功！", funds: "钱包余额不足", wallet: "钱包", orders: "我的订单", pay_provider: "使用沙盒支付", held: "已为您保留至", pay: "立即支付（沙盒）" },
+    ar: { left: "متبقٍ", just_bought: "اشتُريت للتو", soon: "قريبًا", buy: "اشترِ الآن", ended: "انتهى البيع", sold_out: "نفدت الكمية", limit: "بلغت الحد", bought: "تم الشراء!", funds: "رصيد المحفظة غير كافٍ", wallet: "المحفظة", orders: "طلباتي", pay_provider: "ادفع عبر مزوّد الاختبار", held: "محجوز لك حتى", pay: "ادفع الآن (اختبار)" },
+    vi: { left: "còn lại", just_bought: "vừa được mua", soon: "Sắp mở bán", buy: "Mua ngay", ended: "Đã kết thúc", sold_out: "Hết hàng", limit: "Đã đạt giới hạn", bought: "Đã mua!", funds: "Ví không đủ tiền", wallet: "Ví", orders: "Đơn của tôi", pay_provider: "Thanh toán qua cổng thử nghiệm", held: "Giữ cho bạn đến", pay: "Thanh toán (thử nghiệm)" },
+    fr: { left: "restants", just_bought: "achetés à l'instant", soon: "Bientôt", buy: "Acheter", ended: "Vente terminée", sold_out: "Épuisé", limit: "Limite atteinte", bought: "Acheté !", funds: "Solde insuffisant", wallet: "Portefeuille", orders: "Mes commandes", pay_provider: "Payer avec le prestataire de test", held: "Réservé pour vous jusqu'à", pay: "Payer (test)" },
+    id: { left: "tersisa", just_bought: "baru dibeli", soon: "Segera", buy: "Beli sekarang", ended: "Penjualan berakhir", sold_out: "Habis", limit: "Batas tercapai", bought: "Berhasil dibeli!", funds: "Saldo dompet kurang", wallet: "Dompet", orders: "Pesanan saya", pay_provider: "Bayar lewat penyedia uji coba", held: "Disimpan untuk Anda hingga", pay: "Bayar (uji coba)" }
   };
   var T = BUY_TEXT[locale] || BUY_TEXT.en;
   var saleUi = {};          /* sale_id -> "sold_out" | "limit": what a tap taught us */
@@ -277,10 +277,60 @@
         if (code === "sold_out") saleUi[sale.sale_id] = "sold_out";
         if (code === "limit_reached") saleUi[sale.sale_id] = "limit";
         toast(code === "insufficient_funds" ? T.funds : (T[code === "limit_reached" ? "limit" : code] || ack.error.message), true);
+        if (code === "insufficient_funds" && config.payment_provider) offerProvider(productId);
       }
       renderWallet();
       renderBuy();
     });
+  }
+
+  /* Not enough in the wallet: offer the payment provider. A new tap (new key: a key names one
+     payload) holds the units for the sale's hold time; the provider's page opens in a new tab
+     (opened in the click, so no popup blocker stops it) and the wallet is reloaded until the
+     order is no longer held. */
+  function offerProvider(productId) {
+    var offer = document.getElementById("pay-offer");
+    var button = node("button", "pay-provider", T.pay_provider);
+    button.type = "button";
+    button.addEventListener("click", function () {
+      var tab = window.open("", "_blank");
+      button.disabled = true;
+      socket.emit("buy", { show_id: show.id, product_id: productId, quantity: 1, key: newKey(), payment: "provider" }, function (ack) {
+        offer.replaceChildren();
+        if (!ack || !ack.ok || !ack.data.payment) {
+          if (tab) tab.close();
+          offer.hidden = true;
+          toast(ack && ack.error ? (T[ack.error.code] || ack.error.message) : "error", true);
+          return;
+        }
+        var order = ack.data.order, payment = ack.data.payment;
+        wallet.orders.push(order);
+        renderWallet();
+        var until = new Date(payment.expires_at_ms - clockOffsetMs).toLocaleTimeString(locale);
+        var link = node("a", "pay-link", T.pay + " " + formatMoney(payment.amount_minor));
+        link.href = payment.pay_url; link.target = "_blank"; link.rel = "noopener";
+        offer.append(node("span", "pay-held", T.held + " " + until), link);
+        if (tab) tab.location.href = new URL(payment.pay_url, location.href).href;
+        watchOrder(order.order_id, payment.expires_at_ms);
+      });
+    });
+    offer.replaceChildren(button);
+    offer.hidden = false;
+  }
+
+  function watchOrder(orderId, expiresAtMs) {
+    var timer = setInterval(function () {
+      socket.emit("wallet", { show_id: show.id }, function (ack) {
+        if (!ack || !ack.ok) return;
+        wallet = ack.data; renderWallet();
+        var order = wallet.orders.filter(function (o) { return o.order_id === orderId; })[0];
+        if (!order || order.state !== "held" || serverNow() > expiresAtMs + 5000) {
+          clearInterval(timer);
+          document.getElementById("pay-offer").hidden = true;
+          if (order && order.state === "paid") toast(T.bought + " −" + formatMoney(order.amount_minor), false);
+        }
+      });
+    }, 2000);
   }
 
   function loadWallet() {
@@ -297,7 +347,9 @@
     var list = document.getElementById("orders");
     list.replaceChildren();
     wallet.orders.forEach(function (o) {
-      list.append(node("li", "", o.quantity + " × " + formatMoney(o.amount_minor / o.quantity) + " · " + o.state));
+      var item = node("li", "", o.quantity + " × " + formatMoney(o.amount_minor / o.quantity) + " · " + o.state);
+      item.dataset.state = o.state;
+      list.append(item);
     });
   }
 
