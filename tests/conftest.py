@@ -45,7 +45,11 @@ def show_file(tmp_path: Path) -> str:
 @pytest.fixture
 async def server(store_url: str, show_file: str) -> AsyncIterator[RunningServer]:
     settings = Settings(
-        store_url=store_url, show_files=(show_file,), port=0, presence_interval_s=0.2
+        store_url=store_url,
+        show_files=(show_file,),
+        port=0,
+        presence_interval_s=0.2,
+        demo_budget_minor=1_000_000,  # the show's cues launch drops
     )
     async with running_server(settings) as running:
         yield running

@@ -147,6 +147,7 @@ def show_toml(show_id: str = "test-show", cues: int = 30) -> str:
         '{ do = "stage.clear" }',
         '{ do = "sale.open", product = "widget", duration_ms = 600000 }',
         '{ do = "sale.close", product = "widget" }',
+        '{ do = "drop.launch", budget_minor = 1000, envelopes = 10, countdown_ms = 1000 }',
     ]
     for index in range(cues):
         lines += [

@@ -85,7 +85,10 @@ async def test_a_clean_sale_audits_clean(store: StoreBundle, store_url: str) -> 
     assert await audit_commerce(store.sales, store.ledger) == ([], "1 sales, 2 orders, 4 transfers")
     done = run_audit(store_url)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "audit clean: 1 sales, 2 orders, 4 transfers, 0 differences" in done.stdout
+    assert (
+        "audit clean: 1 sales, 2 orders, 4 transfers, 0 drops, 0 claims, 0 differences"
+        in done.stdout
+    )
 
 
 async def test_a_payment_cut_off_by_a_crash_is_refunded_once(

@@ -15,6 +15,7 @@ from commerce.show_sales import SalesBoard
 from gala.kernel.showlog import LoggedEvent
 from gala.snapshot import PUBLIC_EVENT_TYPES, ShowSnapshot
 from overlays.model import Screen
+from redpackets.show_drops import DropBoard
 from stage_control.model import ShowPhase
 from tests.support import RunningServer, Viewer, connect_viewer
 
@@ -29,6 +30,7 @@ def snapshot_from_wire(wire: dict[str, Any]) -> ShowSnapshot:
         ShowPhase(**wire["show"]),
         Screen(dict(wire["layers"])),
         SalesBoard(dict(wire["sales"])),
+        DropBoard(dict(wire["drops"])),
     )
 
 
@@ -133,6 +135,7 @@ async def test_thirty_cues_reach_200_viewers_exactly_once_in_order(server: Runni
                     "show": ShowPhase().as_wire(),
                     "layers": Screen().as_wire(),
                     "sales": {},
+                    "drops": {},
                 },
                 log,
             )
@@ -180,6 +183,7 @@ async def test_snapshot_plus_events_equals_fresh_snapshot_for_phase_changes(
             "show": ShowPhase().as_wire(),
             "layers": Screen().as_wire(),
             "sales": {},
+            "drops": {},
         }
         assert fold_wire(empty, new_epoch) == resumed["snapshot"]
         assert after_end["ok"]
