@@ -47,6 +47,10 @@ class DropStore(Protocol):
         credited."""
         ...
 
+    async def claim_of(self, drop_id: str, viewer_id: str) -> Claim | None:
+        """The viewer's claim on the drop, if any (a read: no rule runs)."""
+        ...
+
     async def mark_credited(self, drop_id: str, viewer_id: str) -> None:
         """Record that the claim's credit transfer is in the ledger. Idempotent."""
         ...

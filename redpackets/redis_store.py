@@ -99,6 +99,10 @@ class RedisDropStore:
             raise AlreadyGrabbed(_claim(drop_id, viewer_id, reply[1]).amount_minor)
         raise _refusal(reply)
 
+    async def claim_of(self, drop_id: str, viewer_id: str) -> Claim | None:
+        raw = await self._redis.hget(drop_keys(drop_id, self._prefix).claims, viewer_id)
+        return None if raw is None else _claim(drop_id, viewer_id, raw)
+
     async def mark_credited(self, drop_id: str, viewer_id: str) -> None:
         await self._redis.srem(drop_keys(drop_id, self._prefix).uncredited, viewer_id)
 

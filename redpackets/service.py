@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gala.kernel.clock import Clock
+from gala.kernel.errors import GalaError
 from gala.kernel.ledger import InsufficientFunds, Transfer, account, transfer_id
 
 from . import model
@@ -82,6 +83,7 @@ class DropService:
         self._rng = rng
         self._launched: dict[str, str] = {}
         self._settled: set[str] = set()
+        self._final: dict[str, tuple[type[GalaError], str]] = {}
 
     async def launch(self, terms: DropTerms) -> str:
         """Create the drop with its envelopes, move its budget into escrow, set it live.
@@ -113,9 +115,23 @@ class DropService:
                 raise DropUnfunded(f"{funder} holds {held}, the drops need {needed}")
 
     async def grab(self, terms: DropTerms, viewer_id: str) -> Grab:
+        """Take an envelope and credit it. Once this node has seen a drop refuse for good
+        (empty, closed, cancelled: none of these ever reopens), it answers locally: only the
+        viewer's own claim is read, so a winner's retry still gets its amount."""
+        final = self._final.get(terms.drop_id)
+        if final is not None:
+            known = await self._drops.claim_of(terms.drop_id, viewer_id)
+            if known is not None:
+                raise model.AlreadyGrabbed(known.amount_minor)
+            refusal, message = final
+            raise refusal(message)
         with contextlib.suppress(DropUnfunded):  # the store then answers `drop_cancelled`
             await self.launch(terms)
-        claim = await self._drops.grab(terms.drop_id, viewer_id, self._clock.now_ms())
+        try:
+            claim = await self._drops.grab(terms.drop_id, viewer_id, self._clock.now_ms())
+        except (model.DropEmpty, model.DropClosed, model.DropCancelled) as refused:
+            self._final[terms.drop_id] = (type(refused), refused.message)
+            raise
         await self._credit(claim)
         return Grab(claim, await self._ledger.balance(account("wallet", viewer_id)))
 

@@ -96,6 +96,16 @@ class SqliteDropStore:
 
         return await self._db.run(grab)
 
+    async def claim_of(self, drop_id: str, viewer_id: str) -> Claim | None:
+        def read(conn: sqlite3.Connection) -> Claim | None:
+            row = conn.execute(
+                "SELECT idx, amount_minor FROM drop_claims WHERE drop_id = ? AND viewer_id = ?",
+                (drop_id, viewer_id),
+            ).fetchone()
+            return None if row is None else Claim(drop_id, viewer_id, int(row[0]), int(row[1]))
+
+        return await self._db.run(read)
+
     async def mark_credited(self, drop_id: str, viewer_id: str) -> None:
         def mark(conn: sqlite3.Connection) -> None:
             with transaction(conn):

@@ -119,6 +119,8 @@ async def test_concurrent_grabs_take_each_envelope_once_and_credit_each_winner_o
         assert wallet == win.claim.amount_minor
     assert await store.ledger.balance(escrow_of("d-1")) == 0
     assert await store.drops.uncredited("d-1") == []
+    assert await store.drops.claim_of("d-1", wins[0].claim.viewer_id) == wins[0].claim
+    assert await store.drops.claim_of("d-1", "nobody") is None
     state = rp.DropState(
         TERMS,
         await store.drops.amounts("d-1"),
@@ -173,3 +175,21 @@ async def test_a_pending_drop_left_by_a_crash_is_funded_by_the_sweeper(store: St
     await drops.sweep("gala")
     assert (await store.drops.counts("d-1")).status == rp.LIVE
     assert await store.ledger.balance(escrow_of("d-1")) == 10_000
+
+
+async def test_once_a_node_saw_the_drop_empty_it_answers_locally_and_winners_keep_their_amount(
+    store: StoreBundle,
+) -> None:
+    clock = ManualClock(5_000)
+    drops = await funded_service(store, clock)
+    small = rp.DropTerms("d-2", "gala", FUNDER, 300, 3, 1, "CNY", 1_000, 60_000)
+    await drops.deposit(FUNDER, 300, "invoice-2")
+    await drops.launch(small)
+    won = [(await drops.grab(small, f"v{i}")).claim for i in range(3)]
+    assert await code_of(drops.grab(small, "late-1")) == "empty"
+    for claim in won:
+        with pytest.raises(rp.AlreadyGrabbed) as again:
+            await drops.grab(small, claim.viewer_id)
+        assert again.value.amount_minor == claim.amount_minor
+    assert await code_of(drops.grab(small, "late-2")) == "empty"
+    assert await store.drops.claim_of("d-2", "late-2") is None
