@@ -14,15 +14,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
-import time
-from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import socketio
 
-from bench.purchase import audit
+from bench.taps import audit, store_of, storm, summary
 from tests.support import (
     DROP_SHOW,
     add_producer,
@@ -30,7 +26,6 @@ from tests.support import (
     drop_show,
     gala_process,
     producer_client,
-    redis_server,
     viewer_tokens,
 )
 
@@ -52,63 +47,29 @@ async def launch(base: str, viewer: socketio.AsyncClient) -> str:
     raise RuntimeError("the drop was never announced")
 
 
-async def storm(
-    viewers: list[socketio.AsyncClient], event: str, payload: dict[str, Any]
-) -> tuple[list[float], Counter[str], float]:
-    latencies: list[float] = []
-    outcomes: Counter[str] = Counter()
-
-    async def tap(client: socketio.AsyncClient) -> None:
-        sent = time.perf_counter()
-        ack: dict[str, Any] = await client.call(event, payload, timeout=120)
-        latencies.append((time.perf_counter() - sent) * 1000)
-        outcomes["won" if ack["ok"] else ack["error"]["code"]] += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(tap(c) for c in viewers))
-    return sorted(latencies), outcomes, time.perf_counter() - started
-
-
-async def run(store_kind: str, args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="gala-bench-") as tmp:
-        workdir = Path(tmp)
-        budget = args.envelopes * BUDGET_PER_ENVELOPE_MINOR
-        show = drop_show(workdir, envelopes=args.envelopes, budget_minor=budget)
-        if store_kind == "redis":
-            with redis_server() as url:
-                await measure(store_kind, url, show, workdir, args)
-        else:
-            await measure(store_kind, f"sqlite:///{workdir / 'gala.db'}", show, workdir, args)
-
-
-async def measure(
-    kind: str, store: str, show: str, workdir: Path, args: argparse.Namespace
-) -> None:
-    add_producer(store, "bench", "bench-password", workdir)
+async def measure(kind: str, args: argparse.Namespace) -> None:
     budget = args.envelopes * BUDGET_PER_ENVELOPE_MINOR
-    with gala_process(store, show, workdir, demo_budget_minor=budget) as (_proc, base):
-        tokens = await viewer_tokens(base, args.viewers)
-        viewers = await connect_and_join(base, tokens, DROP_SHOW)
-        drop_id = await launch(base, viewers[0])
-        # The baseline, in the same run: every viewer sends a `time` ping at once (no store),
-        # which is what this harness and the socket layer cost without the grab.
-        pings, _, ping_s = await storm(viewers, "time", {"t0": 0})
-        grab = {"show_id": DROP_SHOW, "drop_id": drop_id}
-        latencies, outcomes, seconds = await storm(viewers, "grab", grab)
-        for client in viewers:
-            await client.disconnect()
-        await asyncio.sleep(1.5)  # the sweeper closes the drop
-    p = lambda xs, q: xs[min(len(xs) - 1, int(q * len(xs)))]  # noqa: E731
-    print(
-        f"{kind:7} baseline (time pings): {len(pings) / ping_s:.0f}/s "
-        f"p50={p(pings, 0.5):.1f} ms p99={p(pings, 0.99):.1f} ms"
-    )
-    print(
-        f"{kind:7} viewers={args.viewers} envelopes={args.envelopes} won={outcomes['won']} "
-        f"refused={dict((k, v) for k, v in outcomes.items() if k != 'won')} "
-        f"grabs/s={len(latencies) / seconds:.0f} p50={p(latencies, 0.5):.1f} ms "
-        f"p99={p(latencies, 0.99):.1f} ms max={p(latencies, 1):.1f} ms | {audit(store, workdir)}"
-    )
+    with store_of(kind) as (store, workdir):
+        show = drop_show(workdir, envelopes=args.envelopes, budget_minor=budget)
+        add_producer(store, "bench", "bench-password", workdir)
+        with gala_process(store, show, workdir, demo_budget_minor=budget) as (_proc, base):
+            tokens = await viewer_tokens(base, args.viewers)
+            viewers = await connect_and_join(base, tokens, DROP_SHOW)
+            drop_id = await launch(base, viewers[0])
+            # The baseline, in the same run: every viewer sends a `time` ping at once (no
+            # store), which is what this harness and the socket layer cost without the grab.
+            pings, _, ping_s = await storm(viewers, "time", lambda _i: {"t0": 0}, won="pong")
+            grab = {"show_id": DROP_SHOW, "drop_id": drop_id}
+            latencies, outcomes, seconds = await storm(viewers, "grab", lambda _i: grab, "won")
+            for client in viewers:
+                await client.disconnect()
+            await asyncio.sleep(1.5)  # the sweeper closes the drop
+        refused = {k: v for k, v in outcomes.items() if k != "won"}
+        print(f"{kind:7} baseline (time pings): {summary(pings, ping_s, 'pings')}")
+        print(
+            f"{kind:7} viewers={args.viewers} envelopes={args.envelopes} won={outcomes['won']} "
+            f"refused={refused} {summary(latencies, seconds, 'grabs')} | {audit(store, workdir)}"
+        )
 
 
 async def main() -> None:
@@ -123,7 +84,7 @@ async def main() -> None:
         parser.error("--envelopes must be between 1 and 100000")
     print("$ " + " ".join([Path(sys.executable).name, "-m", "bench.grab", *sys.argv[1:]]))
     for kind in ["sqlite", "redis"] if args.store == "both" else [args.store]:
-        await asyncio.wait_for(run(kind, args), 900)
+        await asyncio.wait_for(measure(kind, args), 900)
 
 
 if __name__ == "__main__":
