@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from gala.kernel.showlog import LoggedEvent
 from gala.ports import ShowLogReader
 from gala.protocol import ResumePosition
 from gala.realtime import VIEWER_NS, Realtime
+from gala.results import product_reveal
 from gala.snapshot import ShowSnapshot, fold_all
 
 
@@ -36,6 +38,9 @@ class ShowChannel:
         self._snapshot: ShowSnapshot | None = None
         self.ready = asyncio.Event()
         self._advanced = asyncio.Event()
+        self.on_tailed: Callable[[list[LoggedEvent]], None] | None = None
+        # product id -> the (epoch, seq) of its latest reveal, for the viewers' `displayed`
+        self.reveals: dict[str, tuple[str, int]] = {}
 
     @property
     def snapshot(self) -> ShowSnapshot:
@@ -50,6 +55,8 @@ class ShowChannel:
         self._snapshot = fold_all(batch.epoch, batch.events)
         self._ring.clear()
         self._ring.extend(batch.events)
+        self.reveals = {}
+        self._note_reveals(batch.events)
         self.ready.set()
         if previous is not None and previous.epoch == batch.epoch:
             self._broadcast([e for e in batch.events if e.seq > previous.seq])
@@ -62,8 +69,17 @@ class ShowChannel:
             finally:
                 self._broadcast(accepted)
                 if accepted:
+                    self._note_reveals(accepted)
                     self._advanced.set()
                     self._advanced = asyncio.Event()
+                    if self.on_tailed is not None:
+                        self.on_tailed(accepted)
+
+    def _note_reveals(self, events: list[LoggedEvent]) -> None:
+        for event in events:
+            product_id = product_reveal(event)
+            if product_id is not None:
+                self.reveals[product_id] = (event.epoch, event.seq)
 
     async def wait_until_folded(self, event: LoggedEvent, timeout_s: float) -> None:
         """Wait (at most `timeout_s`) until this node's snapshot includes `event`: a command
@@ -86,6 +102,7 @@ class ShowChannel:
             if event.seq != 1:
                 raise RuntimeError(f"log of {self.show_id} changed epoch mid-way; reloading")
             snapshot = ShowSnapshot(event.epoch)
+            self.reveals = {}
             self._ring.clear()
         elif event.seq <= snapshot.seq:
             return False

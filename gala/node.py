@@ -22,6 +22,7 @@ from gala.auth import Identity, TokenSigner
 from gala.cue_effects import ShowCueEffects
 from gala.kernel.clock import Clock
 from gala.realtime import Realtime
+from gala.results import ResultsRecorder
 from gala.settings import Settings
 from gala.show_runtime import ShowRuntime
 from gala.shows import ShowRegistry
@@ -49,6 +50,7 @@ class Node:
     drops: DropService
     payments: PaymentService
     sandbox: SandboxProvider | None
+    results: ResultsRecorder
     runtimes: dict[str, ShowRuntime] = field(default_factory=dict)
 
     @classmethod
@@ -91,6 +93,7 @@ class Node:
             webhook_secret,
             settings.webhook_tolerance_s,
         )
+        results = ResultsRecorder(store.results)
         node = cls(
             settings,
             clock,
@@ -104,6 +107,7 @@ class Node:
             drops,
             payments,
             sandbox,
+            results,
         )
         if settings.demo_budget_minor:
             await node.fund_demo_budgets()
@@ -122,12 +126,22 @@ class Node:
                 purchases=purchases,
                 drops=drops,
                 payments=payments,
+                results=results,
             )
             node.runtimes[show.id] = runtime
             runtime.start()
         limiter = TapLimiter(clock, settings.grab_taps_per_s, settings.grab_tap_burst)
         SocketHandlers(
-            realtime, shows, node.runtime, stage, clock, purchases, payments, drops, limiter
+            realtime,
+            shows,
+            node.runtime,
+            stage,
+            clock,
+            purchases,
+            payments,
+            drops,
+            limiter,
+            results,
         ).register()
         log.info(
             "node %s serving %d show(s) on the %s store", node_id, len(node.runtimes), store.kind

@@ -23,6 +23,7 @@ CLIENT_MESSAGES: dict[tuple[str, str], tuple[str, ...]] = {
     ("/", "buy"): ("viewer",),
     ("/", "wallet"): ("viewer",),
     ("/", "grab"): ("viewer",),
+    ("/", "displayed"): ("viewer",),
     ("/producer", "console:join"): ("producer",),
     ("/producer", "go"): ("producer",),
     ("/producer", "standby"): ("producer",),

@@ -9,7 +9,8 @@
   and provider payments; launch the drops the log announced, credit uncredited claims, close
   due drops and refund their leftover;
 - figures: stock left, sold and GMV, envelopes left, sent to viewers and consoles at a fixed
-  cadence.
+  cadence; the results buffered on this node (displays, taps) are written at the same cadence;
+- reveals: when a product card goes up on the log, the viewers online then are recorded.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from commerce.payments import PaymentService
 from commerce.service import PurchaseService
 from gala.fanout import ShowChannel, viewer_room
 from gala.kernel.clock import Clock
+from gala.kernel.showlog import LoggedEvent
 from gala.ports import Presence, ShowLogReader
 from gala.realtime import PRODUCER_NS, VIEWER_NS, Realtime
+from gala.results import ResultsRecorder, product_reveal
 from gala.supervisor import supervise
 from redpackets.figures import DropFigures, still_reported
 from redpackets.model import DropUnfunded
@@ -61,6 +64,7 @@ class ShowRuntime:
         presence_interval_s: float,
         purchases: PurchaseService,
         drops: DropService,
+        results: ResultsRecorder,
         payments: PaymentService,
     ) -> None:
         self.show_id = show_id
@@ -75,12 +79,15 @@ class ShowRuntime:
         self._presence_interval_s = presence_interval_s
         self._purchases = purchases
         self._drops = drops
+        self.results = results
+        self._recording: set[asyncio.Task[None]] = set()
         self._launched: set[str] = set()
         self._payments = payments
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
         name = f"show {self.show_id}"
+        self.channel.on_tailed = self._record_reveals
         self._tasks = [
             asyncio.create_task(supervise(f"{name} fan-out", self.channel.run)),
             asyncio.create_task(supervise(f"{name} stage watcher", self._watch_stage)),
@@ -202,6 +209,7 @@ class ShowRuntime:
                 for sale in sales.values()
             }
             now = figures_of(sales, counts)
+            await self.results.flush(self.show_id)
             drops = DropFigures(
                 {
                     drop_id: await self._drops.counts(drop_id)
@@ -226,6 +234,22 @@ class ShowRuntime:
             await self._realtime.broadcast(
                 PRODUCER_NS, console_room(self.show_id), "console:figures", message
             )
+
+    def _record_reveals(self, events: list[LoggedEvent]) -> None:
+        """Record the viewers online at each reveal the log just brought (first node wins)."""
+        for event in events:
+            product_id = product_reveal(event)
+            if product_id is not None:
+                task = asyncio.create_task(self._record_reveal(event, product_id))
+                self._recording.add(task)
+                task.add_done_callback(self._recording.discard)
+
+    async def _record_reveal(self, event: LoggedEvent, product_id: str) -> None:
+        try:
+            online = (await self._presence.presence(self.show_id, self._clock.now_ms())).viewers
+            await self.results.record_reveal(self.show_id, event, product_id, online)
+        except Exception:
+            log.exception("show %s: could not record the reveal at seq %d", self.show_id, event.seq)
 
     async def _report_presence(self) -> None:
         while True:

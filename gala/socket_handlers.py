@@ -19,8 +19,10 @@ from commerce.service import PROVIDER, WALLET, PurchaseService, order_wire
 from gala.auth import VIEWER, require_role
 from gala.fanout import viewer_room
 from gala.kernel.clock import Clock
+from gala.kernel.errors import Conflict
 from gala.protocol import BadField, int_field, payload_dict, required_id, resume_field
 from gala.realtime import PRODUCER_NS, VIEWER_NS, Connection, Realtime
+from gala.results import ResultsRecorder
 from gala.show_runtime import ShowRuntime, console_room
 from gala.shows import ShowRegistry
 from gala.tap_limiter import TapLimiter
@@ -30,6 +32,10 @@ from redpackets.service import DropService, grab_wire
 from stage_control.service import StageService
 
 LAUNCH_FOLD_WAIT_S = 5.0
+
+
+class NotRevealed(Conflict):
+    code = "not_revealed"
 
 
 class SocketHandlers:
@@ -44,6 +50,7 @@ class SocketHandlers:
         payments: PaymentService,
         drops: DropService,
         limiter: TapLimiter,
+        results: ResultsRecorder,
     ) -> None:
         self._realtime = realtime
         self._shows = shows
@@ -54,6 +61,7 @@ class SocketHandlers:
         self._payments = payments
         self._drops = drops
         self._limiter = limiter
+        self._results = results
 
     def register(self) -> None:
         on = self._realtime.handle
@@ -63,6 +71,7 @@ class SocketHandlers:
         on(VIEWER_NS, "buy", self.buy)
         on(VIEWER_NS, "wallet", self.wallet)
         on(VIEWER_NS, "grab", self.grab)
+        on(VIEWER_NS, "displayed", self.displayed)
         on(PRODUCER_NS, "time", self.time)
         on(PRODUCER_NS, "console:join", self.console_join)
         on(PRODUCER_NS, "go", self.go)
@@ -115,6 +124,7 @@ class SocketHandlers:
         sale = runtime.channel.snapshot.sales.sales.get(product_id)
         if sale is None:
             raise SaleNotOpen("this product is not on sale")
+        self._results.tapped(show.id, sale["sale_id"], viewer.subject)
         if method == PROVIDER:
             held = await self._payments.buy(
                 sale, viewer.subject, body.get("key"), body.get("quantity")
@@ -158,6 +168,21 @@ class SocketHandlers:
             raise UnknownDrop("no such drop in this show")
         grabbed = await self._drops.grab(show_drops.terms_of(show.id, drop), viewer.subject)
         return grab_wire(grabbed, show.currency)
+
+    async def displayed(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        """The page shows a product card: count this viewer for the product's latest reveal
+        (docs/protocol.md, `displayed`)."""
+        body = payload_dict(payload)
+        viewer = require_role(conn.identity, VIEWER)
+        show = self._shows.get(required_id(body, "show_id"))
+        product_id = required_id(body, "product_id")
+        runtime = self._runtimes(show.id)
+        await runtime.channel.ready.wait()
+        reveal = runtime.channel.reveals.get(product_id)
+        if reveal is None:
+            raise NotRevealed("this product has not been revealed")
+        self._results.displayed(show.id, reveal[0], reveal[1], viewer.subject)
+        return {}
 
     # --- producers ---------------------------------------------------------------------------
 

@@ -28,9 +28,12 @@ from stage_control.sqlite_store import SCHEMA as STAGE_SCHEMA
 from stage_control.sqlite_store import SqliteStageStore
 
 from .redis_hub import RedisHubStore
+from .redis_results import RedisResultsStore
 from .sqlite_db import SqliteDatabase
 from .sqlite_hub import SCHEMA as HUB_SCHEMA
 from .sqlite_hub import SqliteHubStore
+from .sqlite_results import SCHEMA as RESULTS_SCHEMA
+from .sqlite_results import SqliteResultsStore
 
 
 @dataclass(slots=True)
@@ -42,6 +45,7 @@ class StoreBundle:
     ledger: SqliteLedgerStore | RedisLedgerStore
     drops: SqliteDropStore | RedisDropStore
     payments: SqlitePaymentStore | RedisPaymentStore
+    results: SqliteResultsStore | RedisResultsStore
     close: Callable[[], Awaitable[None]]
 
 
@@ -49,7 +53,13 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
     if url.startswith("sqlite:///"):
         db = SqliteDatabase(
             url.removeprefix("sqlite:///"),
-            HUB_SCHEMA + STAGE_SCHEMA + SALE_SCHEMA + LEDGER_SCHEMA + DROP_SCHEMA + PAYMENT_SCHEMA,
+            HUB_SCHEMA
+            + STAGE_SCHEMA
+            + SALE_SCHEMA
+            + LEDGER_SCHEMA
+            + DROP_SCHEMA
+            + PAYMENT_SCHEMA
+            + RESULTS_SCHEMA,
         )
         await db.open()
         return StoreBundle(
@@ -60,6 +70,7 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
             SqliteLedgerStore(db),
             SqliteDropStore(db),
             SqlitePaymentStore(db),
+            SqliteResultsStore(db),
             db.close,
         )
     # A blocking pool: a burst of taps waits for a free connection instead of failing with
@@ -82,5 +93,6 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
         RedisLedgerStore(client, redis_prefix),
         RedisDropStore(client, redis_prefix),
         RedisPaymentStore(client, redis_prefix),
+        RedisResultsStore(client, redis_prefix),
         close,
     )

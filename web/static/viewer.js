@@ -162,8 +162,20 @@
       el.replaceChildren();
       if (overlay) draw(el, overlay);
     });
+    acknowledgeProduct(displayed.layers.product_card);
     renderCountdown();
     renderBuy();
+  }
+
+  // Tell the server this screen really showed the product card (the sponsor's "viewers who saw
+  // it"): once per card going up, when the picture reaches the cue, not when the message came.
+  var acknowledgedProduct = null;
+  function acknowledgeProduct(overlay) {
+    var productId = overlay && overlay.kind === "product" ? overlay.id : null;
+    if (productId && productId !== acknowledgedProduct && socket && socket.connected) {
+      socket.emit("displayed", { show_id: show.id, product_id: productId });
+    }
+    acknowledgedProduct = productId;
   }
 
   function node(tag, cls, content) {
