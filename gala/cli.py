@@ -2,7 +2,7 @@
 
 gala demo                       set up the demo producer and serve the demo gala (SQLite)
 gala serve [--store URL] ...    run a node
-gala user add NAME [--role producer] [--password-stdin]
+gala user add NAME [--role producer|sponsor --sponsor ID] [--password-stdin]
 gala show check FILE...         validate show files without serving them
 gala audit [--store URL]        check every money and stock invariant (exit 1 on a difference)
 gala budget deposit FUNDER AMOUNT_MINOR --ref REF
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from gala.app import create_app
-from gala.auth import PRODUCER, ROLES, hash_password
+from gala.auth import ACCOUNT_ROLES, PRODUCER, SPONSOR, hash_password
 from gala.kernel import ledger
 from gala.kernel.clock import SystemClock
 from gala.kernel.errors import GalaError
@@ -94,7 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     user_commands = user.add_subparsers(required=True, metavar="ACTION")
     add = user_commands.add_parser("add", help="create or update an account")
     add.add_argument("username")
-    add.add_argument("--role", choices=[r for r in ROLES if r != "viewer"], default=PRODUCER)
+    add.add_argument("--role", choices=ACCOUNT_ROLES, default=PRODUCER)
+    add.add_argument("--sponsor", help="the sponsor id a sponsor account acts for (required)")
     add.add_argument(
         "--password-stdin",
         action="store_true",
@@ -160,6 +161,11 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _user_add(args: argparse.Namespace, settings: Settings) -> int:
+    if (args.role == SPONSOR) != (args.sponsor is not None) or (
+        args.sponsor is not None and not is_valid_id(args.sponsor)
+    ):
+        print("gala: --sponsor ID (an id) goes with --role sponsor, and only", file=sys.stderr)
+        return 2
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -167,8 +173,9 @@ def _user_add(args: argparse.Namespace, settings: Settings) -> int:
     if len(password) < 8:
         print("gala: the password must have at least 8 characters", file=sys.stderr)
         return 2
-    asyncio.run(_put_account(settings.store_url, args.username, password, args.role))
-    print(f"account {args.username} ({args.role}) saved in {settings.store_url}")
+    asyncio.run(_put_account(settings.store_url, args.username, password, args.role, args.sponsor))
+    for_sponsor = f" for sponsor {args.sponsor}" if args.sponsor else ""
+    print(f"account {args.username} ({args.role}{for_sponsor}) saved in {settings.store_url}")
     return 0
 
 
@@ -220,10 +227,12 @@ async def _deposit(store_url: str, funder: str, amount_minor: int, reference: st
         await store.close()
 
 
-async def _put_account(store_url: str, username: str, password: str, role: str) -> None:
+async def _put_account(
+    store_url: str, username: str, password: str, role: str, sponsor_id: str | None = None
+) -> None:
     store = await open_store(store_url)
     try:
-        await store.hub.put_account(Account(username, hash_password(password), role))
+        await store.hub.put_account(Account(username, hash_password(password), role, sponsor_id))
     finally:
         await store.close()
 
