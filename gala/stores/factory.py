@@ -23,6 +23,9 @@ from commerce.sqlite_store import SqliteSaleStore
 from redpackets.redis_store import RedisDropStore
 from redpackets.sqlite_store import SCHEMA as DROP_SCHEMA
 from redpackets.sqlite_store import SqliteDropStore
+from sponsors.redis_store import RedisSponsorStore
+from sponsors.sqlite_store import SCHEMA as SPONSOR_SCHEMA
+from sponsors.sqlite_store import SqliteSponsorStore
 from stage_control.redis_store import RedisStageStore
 from stage_control.sqlite_store import SCHEMA as STAGE_SCHEMA
 from stage_control.sqlite_store import SqliteStageStore
@@ -42,6 +45,7 @@ class StoreBundle:
     ledger: SqliteLedgerStore | RedisLedgerStore
     drops: SqliteDropStore | RedisDropStore
     payments: SqlitePaymentStore | RedisPaymentStore
+    sponsors: SqliteSponsorStore | RedisSponsorStore
     close: Callable[[], Awaitable[None]]
 
 
@@ -49,7 +53,13 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
     if url.startswith("sqlite:///"):
         db = SqliteDatabase(
             url.removeprefix("sqlite:///"),
-            HUB_SCHEMA + STAGE_SCHEMA + SALE_SCHEMA + LEDGER_SCHEMA + DROP_SCHEMA + PAYMENT_SCHEMA,
+            HUB_SCHEMA
+            + STAGE_SCHEMA
+            + SALE_SCHEMA
+            + LEDGER_SCHEMA
+            + DROP_SCHEMA
+            + PAYMENT_SCHEMA
+            + SPONSOR_SCHEMA,
         )
         await db.open()
         return StoreBundle(
@@ -60,6 +70,7 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
             SqliteLedgerStore(db),
             SqliteDropStore(db),
             SqlitePaymentStore(db),
+            SqliteSponsorStore(db),
             db.close,
         )
     # A blocking pool: a burst of taps waits for a free connection instead of failing with
@@ -82,5 +93,6 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
         RedisLedgerStore(client, redis_prefix),
         RedisDropStore(client, redis_prefix),
         RedisPaymentStore(client, redis_prefix),
+        RedisSponsorStore(client, redis_prefix),
         close,
     )
