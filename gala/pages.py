@@ -1,4 +1,4 @@
-"""HTML pages (jinja2): the viewer page, the stage console and the producer login.
+"""HTML pages (jinja2): the viewer page, the stage console, the sponsor portal and the login.
 
 Pages carry their configuration as JSON in a `<script type="application/json">` element; the
 console page is only rendered for a producer session cookie (a signed producer token) and embeds
@@ -89,6 +89,24 @@ async def console(request: web.Request) -> web.Response:
     )
 
 
+async def sponsor_portal(request: web.Request) -> web.Response:
+    """The sponsor portal: its page calls the JSON API with the token it embeds."""
+    identity = session_of(request, SPONSOR)
+    if identity is None:
+        raise web.HTTPFound("/login?next=/sponsor")
+    return render(
+        request,
+        "sponsor.html",
+        user=identity.subject,
+        sponsor_id=identity.sponsor_id,
+        config={
+            "token": request.cookies[SESSION_COOKIE],
+            "user": identity.subject,
+            "sponsor_id": identity.sponsor_id,
+        },
+    )
+
+
 async def login_form(request: web.Request) -> web.Response:
     return render(request, "login.html", next=_safe_next(request.query.get("next")), error=None)
 
@@ -157,6 +175,7 @@ def setup_pages(app: web.Application) -> None:
     app.router.add_get("/watch/{show_id}", watch)
     app.router.add_get("/console", console_index)
     app.router.add_get("/console/{show_id}", console)
+    app.router.add_get("/sponsor", sponsor_portal)
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)

@@ -87,6 +87,10 @@ class SponsorService:
             raise UnknownProduct(f"you have no product {product_id!r}")
         return product
 
+    async def product_or_none(self, sponsor_id: str, product_id: str) -> Product | None:
+        """For producers reviewing a booking: the product it reveals, as it is now."""
+        return await self._products.product(sponsor_id, product_id)
+
     async def products(self, sponsor_id: str) -> list[Product]:
         return await self._products.products(sponsor_id)
 
