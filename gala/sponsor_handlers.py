@@ -1,12 +1,16 @@
 """Producers' review of sponsors' reveal bookings on `/producer`: list a show's bookings (with the
 product each reveals), approve one, reject one with a reason. Each decision is written to the
-show's audit log (`booking.approve`, `booking.reject`) like every other console command. Only
+show's audit log (`booking.approve`, `booking.reject`, with the refusal code when refused) like
+every other console command. Only
 producers can reach these messages: the `/producer` namespace admits no other role."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
+from gala.kernel.errors import GalaError
 from gala.protocol import payload_dict, required_id
 from gala.realtime import PRODUCER_NS, Connection, Realtime
 from gala.shows import ShowRegistry
@@ -44,20 +48,34 @@ class BookingHandlers:
     async def approve(self, conn: Connection, payload: Any) -> dict[str, Any]:
         body = payload_dict(payload)
         show = self._shows.get(required_id(body, "show_id"))
-        booking = await self._sponsors.approve(
-            show.id, required_id(body, "booking_id"), conn.identity.subject
-        )
+        booking_id = required_id(body, "booking_id")
+        async with self._refusals_audited(show.id, conn, "booking.approve", booking_id):
+            booking = await self._sponsors.approve(show.id, booking_id, conn.identity.subject)
         await self._audit(show.id, conn, "booking.approve", booking)
         return {"booking": await self._with_product(booking)}
 
     async def reject(self, conn: Connection, payload: Any) -> dict[str, Any]:
         body = payload_dict(payload)
         show = self._shows.get(required_id(body, "show_id"))
-        booking = await self._sponsors.reject(
-            show.id, required_id(body, "booking_id"), conn.identity.subject, body.get("reason")
-        )
+        booking_id = required_id(body, "booking_id")
+        async with self._refusals_audited(show.id, conn, "booking.reject", booking_id):
+            booking = await self._sponsors.reject(
+                show.id, booking_id, conn.identity.subject, body.get("reason")
+            )
         await self._audit(show.id, conn, "booking.reject", booking)
         return {"booking": await self._with_product(booking)}
+
+    @contextlib.asynccontextmanager
+    async def _refusals_audited(
+        self, show_id: str, conn: Connection, action: str, booking_id: str
+    ) -> AsyncIterator[None]:
+        """Like every console command, a refused decision is audited with its code."""
+        try:
+            yield
+        except GalaError as refused:
+            detail = {"booking_id": booking_id, "refused": refused.code}
+            await self._stage.publish(show_id, conn.identity.subject, action, [], detail)
+            raise
 
     async def _audit(self, show_id: str, conn: Connection, action: str, booking: Booking) -> None:
         detail = {

@@ -178,11 +178,16 @@ async def test_a_sponsor_manages_its_products_and_books_reveals_through_the_api(
             assert twice["error"]["code"] == "booking_not_pending"
             audit = await producer.call("audit", {"show_id": SHOW}, namespace=P)
             entries = [e for e in audit["data"]["entries"] if e["action"].startswith("booking.")]
-            assert [(e["action"], e["actor"], e["detail"]["booking_id"]) for e in entries] == [
-                ("booking.approve", "stage-manager", booked["data"]["id"]),
-                ("booking.reject", "stage-manager", second["data"]["id"]),
+            assert [
+                (e["action"], e["actor"], e["detail"]["booking_id"], e["detail"].get("refused"))
+                for e in entries
+            ] == [
+                ("booking.approve", "stage-manager", booked["data"]["id"], None),
+                ("booking.reject", "stage-manager", second["data"]["id"], "bad_booking"),
+                ("booking.reject", "stage-manager", second["data"]["id"], None),
+                ("booking.approve", "stage-manager", second["data"]["id"], "booking_not_pending"),
             ]
-            assert entries[1]["detail"]["reason"] == "host is off"
+            assert entries[2]["detail"]["reason"] == "host is off"
 
         status, mine = await api.call("GET", "/api/sponsor/bookings")
         assert [(b["state"], b["reason"]) for b in mine["data"]] == [
@@ -224,6 +229,19 @@ async def test_sponsors_log_in_to_the_portal_and_cannot_open_the_console(
             )
         await client.disconnect()
         assert reasons[0]["data"]["code"] == "forbidden"
+
+
+async def test_a_sponsor_account_without_a_sponsor_id_cannot_log_in(
+    server: RunningServer,
+) -> None:
+    await server.node.store.hub.put_account(Account("ghost", hash_password(PASSWORD), SPONSOR))
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{server.base_url}/api/login", json={"username": "ghost", "password": PASSWORD}
+        ) as resp,
+    ):
+        assert resp.status == 401 and (await resp.json())["error"]["code"] == "bad_login"
 
 
 async def test_the_openapi_document_describes_every_sponsor_route(server: RunningServer) -> None:
