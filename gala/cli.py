@@ -1,6 +1,6 @@
 """The `gala` command line: run a node, run the demo, manage accounts, check show files.
 
-gala demo                       set up the demo producer and serve the demo gala (SQLite)
+gala demo                       set up the demo producer and sponsor, serve the demo gala (SQLite)
 gala serve [--store URL] ...    run a node
 gala user add NAME [--role producer|sponsor --sponsor ID] [--password-stdin]
 gala show check FILE...         validate show files without serving them
@@ -40,6 +40,7 @@ from gala.stores.factory import open_store
 from redpackets.service import DropService
 
 DEMO_PRODUCER = "producer"
+DEMO_SPONSOR = ("aurora", "aurora")  # (username, sponsor id of the demo show)
 DEMO_WALLET_GRANT_MINOR = 1_000_000  # every demo viewer starts with 10,000.00 of the show's money
 DEMO_BUDGET_MINOR = 100_000_000  # the show and each sponsor get 1,000,000.00 to fund drops
 
@@ -151,6 +152,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     password = secrets.token_urlsafe(9)
     asyncio.run(_put_account(settings.store_url, DEMO_PRODUCER, password, PRODUCER))
+    asyncio.run(
+        _put_account(settings.store_url, DEMO_SPONSOR[0], password, SPONSOR, DEMO_SPONSOR[1])
+    )
     demo = settings.replace(
         demo_wallet_grant_minor=DEMO_WALLET_GRANT_MINOR,
         demo_budget_minor=DEMO_BUDGET_MINOR,
@@ -252,6 +256,9 @@ async def serve(settings: Settings, demo_login: tuple[str, str] | None = None) -
     print(f"  stage console: {base}/console", flush=True)
     if demo_login is not None:
         print(f"  producer login: user {demo_login[0]!r}, password {demo_login[1]!r}", flush=True)
+        print(
+            f"  sponsor portal: {base}/sponsor, user {DEMO_SPONSOR[0]!r}, same password", flush=True
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
