@@ -14,10 +14,12 @@ from gala.http_api import add_routes, error_middleware
 from gala.kernel.clock import Clock, SystemClock
 from gala.kernel.errors import Unauthorized
 from gala.node import Node
+from gala.openapi import add_openapi_route
 from gala.pages import setup_pages
 from gala.payments_api import add_payment_routes
 from gala.realtime import PRODUCER_NS, VIEWER_NS, Realtime
 from gala.settings import Settings
+from gala.sponsor_api import add_sponsor_routes
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
@@ -40,6 +42,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     realtime.attach(app)
     add_routes(app)
     add_payment_routes(app)
+    add_sponsor_routes(app)
+    add_openapi_route(app)
     setup_pages(app)
 
     async def node_lifetime(app: web.Application) -> AsyncIterator[None]:

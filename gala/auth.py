@@ -2,9 +2,11 @@
 
 Passwords are hashed with scrypt (standard library) and a random salt. A token is
 `base64url(json payload) "." base64url(HMAC-SHA256)` with the deployment's secret; the payload
-carries `sub` (viewer id or username), `role` and `exp` (seconds). Viewers get a token from
-`POST /api/viewer-token`; producers get one by logging in. Roles are checked on the server for
-every page, HTTP call and socket message (`require_role`).
+carries `sub` (viewer id or username), `role`, `exp` (seconds) and, for a sponsor account, `spn`
+(the sponsor id it acts for). Viewers get a token from `POST /api/viewer-token`; producers and
+sponsors get one by logging in. Roles are checked on the server for every page, HTTP call and
+socket message (`require_role`); a sponsor's own data is found by `Identity.sponsor_id`, never by
+an id the client sends.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from gala.kernel.errors import Forbidden, Unauthorized
+from gala.kernel.ids import is_valid_id
 
 VIEWER = "viewer"
 PRODUCER = "producer"
-ROLES = (VIEWER, PRODUCER)
+SPONSOR = "sponsor"
+ROLES = (VIEWER, PRODUCER, SPONSOR)
+ACCOUNT_ROLES = (PRODUCER, SPONSOR)
 
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
@@ -30,6 +35,7 @@ _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 class Identity:
     subject: str
     role: str
+    sponsor_id: str | None = None
 
     @property
     def label(self) -> str:
@@ -58,7 +64,15 @@ class TokenSigner:
         self._secret = secret
 
     def issue(self, identity: Identity, now_s: int, ttl_s: int) -> str:
-        payload = {"sub": identity.subject, "role": identity.role, "exp": now_s + ttl_s}
+        payload: dict[str, Any] = {
+            "sub": identity.subject,
+            "role": identity.role,
+            "exp": now_s + ttl_s,
+        }
+        if identity.role == SPONSOR:
+            if not is_valid_id(identity.sponsor_id):
+                raise ValueError("a sponsor identity needs its sponsor id")
+            payload["spn"] = identity.sponsor_id
         body = _b64(json.dumps(payload, separators=(",", ":")).encode())
         return f"{body}.{_b64(self._mac(body))}"
 
@@ -77,6 +91,10 @@ class TokenSigner:
             raise Unauthorized("the token has expired", code="token_expired")
         if payload.get("role") not in ROLES or not isinstance(payload.get("sub"), str):
             raise Unauthorized("the token names no known role", code="bad_token")
+        if payload["role"] == SPONSOR:
+            if not is_valid_id(payload.get("spn")):
+                raise Unauthorized("the sponsor token names no sponsor", code="bad_token")
+            return Identity(payload["sub"], SPONSOR, payload["spn"])
         return Identity(payload["sub"], payload["role"])
 
     def _mac(self, body: str) -> bytes:

@@ -1,8 +1,8 @@
 """The `gala` command line: run a node, run the demo, manage accounts, check show files.
 
-gala demo                       set up the demo producer and serve the demo gala (SQLite)
+gala demo                       set up the demo producer and sponsor, serve the demo gala (SQLite)
 gala serve [--store URL] ...    run a node
-gala user add NAME [--role producer] [--password-stdin]
+gala user add NAME [--role producer|sponsor --sponsor ID] [--password-stdin]
 gala show check FILE...         validate show files without serving them
 gala audit [--store URL]        check every money and stock invariant (exit 1 on a difference)
 gala budget deposit FUNDER AMOUNT_MINOR --ref REF
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from gala.app import create_app
-from gala.auth import PRODUCER, ROLES, hash_password
+from gala.auth import ACCOUNT_ROLES, PRODUCER, SPONSOR, hash_password
 from gala.kernel import ledger
 from gala.kernel.clock import SystemClock
 from gala.kernel.errors import GalaError
@@ -40,6 +40,7 @@ from gala.stores.factory import open_store
 from redpackets.service import DropService
 
 DEMO_PRODUCER = "producer"
+DEMO_SPONSOR = ("aurora", "aurora")  # (username, sponsor id of the demo show)
 DEMO_WALLET_GRANT_MINOR = 1_000_000  # every demo viewer starts with 10,000.00 of the show's money
 DEMO_BUDGET_MINOR = 100_000_000  # the show and each sponsor get 1,000,000.00 to fund drops
 
@@ -94,7 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     user_commands = user.add_subparsers(required=True, metavar="ACTION")
     add = user_commands.add_parser("add", help="create or update an account")
     add.add_argument("username")
-    add.add_argument("--role", choices=[r for r in ROLES if r != "viewer"], default=PRODUCER)
+    add.add_argument("--role", choices=ACCOUNT_ROLES, default=PRODUCER)
+    add.add_argument("--sponsor", help="the sponsor id a sponsor account acts for (required)")
     add.add_argument(
         "--password-stdin",
         action="store_true",
@@ -150,6 +152,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     password = secrets.token_urlsafe(9)
     asyncio.run(_put_account(settings.store_url, DEMO_PRODUCER, password, PRODUCER))
+    asyncio.run(
+        _put_account(settings.store_url, DEMO_SPONSOR[0], password, SPONSOR, DEMO_SPONSOR[1])
+    )
     demo = settings.replace(
         demo_wallet_grant_minor=DEMO_WALLET_GRANT_MINOR,
         demo_budget_minor=DEMO_BUDGET_MINOR,
@@ -160,6 +165,11 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _user_add(args: argparse.Namespace, settings: Settings) -> int:
+    if (args.role == SPONSOR) != (args.sponsor is not None) or (
+        args.sponsor is not None and not is_valid_id(args.sponsor)
+    ):
+        print("gala: --sponsor ID (an id) goes with --role sponsor, and only", file=sys.stderr)
+        return 2
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -167,8 +177,9 @@ def _user_add(args: argparse.Namespace, settings: Settings) -> int:
     if len(password) < 8:
         print("gala: the password must have at least 8 characters", file=sys.stderr)
         return 2
-    asyncio.run(_put_account(settings.store_url, args.username, password, args.role))
-    print(f"account {args.username} ({args.role}) saved in {settings.store_url}")
+    asyncio.run(_put_account(settings.store_url, args.username, password, args.role, args.sponsor))
+    for_sponsor = f" for sponsor {args.sponsor}" if args.sponsor else ""
+    print(f"account {args.username} ({args.role}{for_sponsor}) saved in {settings.store_url}")
     return 0
 
 
@@ -220,10 +231,12 @@ async def _deposit(store_url: str, funder: str, amount_minor: int, reference: st
         await store.close()
 
 
-async def _put_account(store_url: str, username: str, password: str, role: str) -> None:
+async def _put_account(
+    store_url: str, username: str, password: str, role: str, sponsor_id: str | None = None
+) -> None:
     store = await open_store(store_url)
     try:
-        await store.hub.put_account(Account(username, hash_password(password), role))
+        await store.hub.put_account(Account(username, hash_password(password), role, sponsor_id))
     finally:
         await store.close()
 
@@ -243,6 +256,9 @@ async def serve(settings: Settings, demo_login: tuple[str, str] | None = None) -
     print(f"  stage console: {base}/console", flush=True)
     if demo_login is not None:
         print(f"  producer login: user {demo_login[0]!r}, password {demo_login[1]!r}", flush=True)
+        print(
+            f"  sponsor portal: {base}/sponsor, user {DEMO_SPONSOR[0]!r}, same password", flush=True
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,4 +1,4 @@
-"""The JSON HTTP API: viewer tokens, producer login, public show info and snapshots, health.
+"""The JSON HTTP API: viewer tokens, producer and sponsor login, public show info, snapshots.
 
 Every answer has the ack shape `{"ok": true, "data": ...}` or `{"ok": false, "error": {...}}` with
 the error's HTTP status. Nothing here reveals a cue or a product before its cue has fired: the
@@ -15,7 +15,15 @@ from typing import Any
 from aiohttp import web
 
 from gala import appkeys
-from gala.auth import PRODUCER, VIEWER, Identity, require_role, verify_password
+from gala.auth import (
+    ACCOUNT_ROLES,
+    PRODUCER,
+    SPONSOR,
+    VIEWER,
+    Identity,
+    require_role,
+    verify_password,
+)
 from gala.errors_map import ok, refusal
 from gala.kernel.errors import BadRequest, Unauthorized
 from gala.kernel.ids import new_id
@@ -78,7 +86,7 @@ async def viewer_token(request: web.Request) -> web.Response:
     return json_response(ok({"token": token, "viewer_id": viewer_id, "expires_in_s": ttl}))
 
 
-async def producer_login(request: web.Request) -> web.Response:
+async def account_login(request: web.Request) -> web.Response:
     body = await read_json(request)
     identity = await check_login(request, body.get("username"), body.get("password"))
     node = appkeys.node_of(request.app)
@@ -89,6 +97,7 @@ async def producer_login(request: web.Request) -> web.Response:
                 "token": node.issue_token(identity, ttl),
                 "username": identity.subject,
                 "role": identity.role,
+                "sponsor_id": identity.sponsor_id,
                 "expires_in_s": ttl,
             }
         )
@@ -101,9 +110,9 @@ async def check_login(request: web.Request, username: Any, password: Any) -> Ide
     account = await appkeys.node_of(request.app).store.hub.get_account(username)
     if account is None or not verify_password(password, account.password_hash):
         raise Unauthorized("wrong username or password", code="bad_login")
-    if account.role != PRODUCER:
-        raise Unauthorized("this account cannot use the console", code="bad_login")
-    return Identity(account.username, account.role)
+    if account.role not in ACCOUNT_ROLES or (account.role == SPONSOR and not account.sponsor_id):
+        raise Unauthorized("this account cannot log in", code="bad_login")
+    return Identity(account.username, account.role, account.sponsor_id)
 
 
 async def show_info(request: web.Request) -> web.Response:
@@ -119,13 +128,21 @@ async def show_snapshot(request: web.Request) -> web.Response:
     return json_response(ok(channel.snapshot.as_wire()))
 
 
-def producer_of(request: web.Request) -> Identity:
-    """The producer behind a request: a `Bearer` token, or the console's session cookie."""
+def caller_of(request: web.Request, *roles: str) -> Identity:
+    """The caller behind a request, who must hold one of `roles`: a `Bearer` token, or the
+    session cookie the login form sets (console and portal)."""
     node = appkeys.node_of(request.app)
     header = request.headers.get("Authorization", "")
     token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
-    identity = node.authenticate(token or request.cookies.get("gala_session"))
-    return require_role(identity, PRODUCER)
+    token = token or request.cookies.get("gala_session")
+    if not token:
+        raise Unauthorized("log in first", code="unauthorized")
+    return require_role(node.authenticate(token), *roles)
+
+
+def producer_of(request: web.Request) -> Identity:
+    """The producer behind a request: a `Bearer` token, or the console's session cookie."""
+    return caller_of(request, PRODUCER)
 
 
 async def sale_orders_csv(request: web.Request) -> web.StreamResponse:
@@ -243,7 +260,7 @@ async def health(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/viewer-token", viewer_token)
-    app.router.add_post("/api/login", producer_login)
+    app.router.add_post("/api/login", account_login)
     app.router.add_get("/api/shows/{show_id}", show_info)
     app.router.add_get("/api/shows/{show_id}/snapshot", show_snapshot)
     app.router.add_get("/api/sales/{sale_id}/orders.csv", sale_orders_csv)

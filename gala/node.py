@@ -27,10 +27,13 @@ from gala.settings import Settings
 from gala.show_runtime import ShowRuntime
 from gala.shows import ShowRegistry
 from gala.socket_handlers import SocketHandlers
+from gala.sponsor_api import show_facts
+from gala.sponsor_handlers import BookingHandlers
 from gala.stores.factory import StoreBundle, open_store
 from gala.tap_limiter import TapLimiter
 from redpackets.service import DropService
 from redpackets.show_drops import SHOW_FUNDER, funder_account
+from sponsors.service import SponsorService
 from stage_control.service import ShowNotInstalled, StageService
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ class Node:
     payments: PaymentService
     sandbox: SandboxProvider | None
     results: ResultsRecorder
+    sponsors: SponsorService
     runtimes: dict[str, ShowRuntime] = field(default_factory=dict)
 
     @classmethod
@@ -83,6 +87,9 @@ class Node:
             SandboxProvider(webhook_secret, clock) if settings.payment_provider == SANDBOX else None
         )
         provider: PaymentProvider | None = sandbox
+        sponsors = SponsorService(
+            store.sponsors, store.sponsors, store.ledger, clock, show_facts(shows)
+        )
         payments = PaymentService(
             purchases,
             store.sales,
@@ -108,6 +115,7 @@ class Node:
             payments,
             sandbox,
             results,
+            sponsors,
         )
         if settings.demo_budget_minor:
             await node.fund_demo_budgets()
@@ -143,6 +151,7 @@ class Node:
             limiter,
             results,
         ).register()
+        BookingHandlers(realtime, shows, stage, sponsors).register()
         log.info(
             "node %s serving %d show(s) on the %s store", node_id, len(node.runtimes), store.kind
         )

@@ -1,4 +1,4 @@
-"""HTML pages (jinja2): the viewer page, the stage console and the producer login.
+"""HTML pages (jinja2): the viewer page, the stage console, the sponsor portal and the login.
 
 Pages carry their configuration as JSON in a `<script type="application/json">` element; the
 console page is only rendered for a producer session cookie (a signed producer token) and embeds
@@ -15,7 +15,7 @@ import jinja2
 from aiohttp import web
 
 from gala import appkeys
-from gala.auth import PRODUCER, Identity
+from gala.auth import PRODUCER, SPONSOR, Identity
 from gala.http_api import check_login
 from gala.kernel.errors import GalaError
 
@@ -35,7 +35,8 @@ def render(request: web.Request, name: str, **context: Any) -> web.Response:
     return response
 
 
-def producer_session(request: web.Request) -> Identity | None:
+def session_of(request: web.Request, role: str) -> Identity | None:
+    """The identity of the session cookie if it holds `role`, else None."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -43,7 +44,11 @@ def producer_session(request: web.Request) -> Identity | None:
         identity = appkeys.node_of(request.app).authenticate(token)
     except GalaError:
         return None
-    return identity if identity.role == PRODUCER else None
+    return identity if identity.role == role else None
+
+
+def producer_session(request: web.Request) -> Identity | None:
+    return session_of(request, PRODUCER)
 
 
 async def index(request: web.Request) -> web.StreamResponse:
@@ -84,8 +89,33 @@ async def console(request: web.Request) -> web.Response:
     )
 
 
+async def sponsor_portal(request: web.Request) -> web.Response:
+    """The sponsor portal: its page calls the JSON API with the token it embeds."""
+    identity = session_of(request, SPONSOR)
+    if identity is None:
+        raise web.HTTPFound("/login?next=/sponsor")
+    return render(
+        request,
+        "sponsor.html",
+        user=identity.subject,
+        sponsor_id=identity.sponsor_id,
+        config={
+            "token": request.cookies[SESSION_COOKIE],
+            "user": identity.subject,
+            "sponsor_id": identity.sponsor_id,
+        },
+    )
+
+
 async def login_form(request: web.Request) -> web.Response:
     return render(request, "login.html", next=_safe_next(request.query.get("next")), error=None)
+
+
+def _landing(identity: Identity, next_url: str) -> str:
+    """Where a login lands: sponsors always on their portal, producers where they were going."""
+    if identity.role == SPONSOR:
+        return "/sponsor"
+    return "/console" if next_url.startswith("/sponsor") else next_url
 
 
 async def login_submit(request: web.Request) -> web.Response:
@@ -99,7 +129,7 @@ async def login_submit(request: web.Request) -> web.Response:
         return response
     node = appkeys.node_of(request.app)
     ttl = node.settings.producer_token_ttl_s
-    response = web.HTTPFound(next_url)
+    response = web.HTTPFound(_landing(identity, next_url))
     response.set_cookie(
         SESSION_COOKIE,
         node.issue_token(identity, ttl),
@@ -145,6 +175,7 @@ def setup_pages(app: web.Application) -> None:
     app.router.add_get("/watch/{show_id}", watch)
     app.router.add_get("/console", console_index)
     app.router.add_get("/console/{show_id}", console)
+    app.router.add_get("/sponsor", sponsor_portal)
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)

@@ -27,6 +27,7 @@ class Account:
     username: str
     password_hash: str
     role: str
+    sponsor_id: str | None = None  # the sponsor a `sponsor` account acts for
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,9 @@ CLIENT_MESSAGES: dict[tuple[str, str], tuple[str, ...]] = {
     ("/producer", "audit"): ("producer",),
     ("/producer", "time"): ("producer",),
     ("/producer", "drop:launch"): ("producer",),
+    ("/producer", "bookings:list"): ("producer",),
+    ("/producer", "booking:approve"): ("producer",),
+    ("/producer", "booking:reject"): ("producer",),
 }
 
 # (namespace, event) pushed by the server

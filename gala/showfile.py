@@ -9,6 +9,7 @@ product cards. The raw document is what the store keeps, so every node parses th
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from redpackets import show_drops
 from stage_control.model import Cue
 
 MAX_CUES = 2000
+TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 CueAction = overlays.OverlayAction | show_sales.SaleAction | show_drops.LaunchDrop
 
@@ -45,6 +47,7 @@ class ShowDefinition:
     product_cards: Mapping[str, Mapping[str, Any]]
     document: str
     sponsors: Mapping[str, Mapping[str, str]]
+    window: tuple[str, str] | None = None  # ("19:30", "00:30"): when sponsors may book times
 
     def public_info(self) -> dict[str, Any]:
         """What any viewer may know about the show before it starts (no cues, no products)."""
@@ -118,6 +121,7 @@ def parse_show(raw: Mapping[str, Any]) -> ShowDefinition:
     default_locale = show.get("default_locale", locales[0])
     if default_locale not in locales:
         raise ShowFileError("show.default_locale must be one of show.locales")
+    window = _window(show.get("window"))
     sponsors = {
         sid: _sponsor(sid, table)
         for sid, table in _table(raw, "sponsors", "sponsors", optional=True).items()
@@ -145,7 +149,22 @@ def parse_show(raw: Mapping[str, Any]) -> ShowDefinition:
         product_cards=cards,
         document=json.dumps(raw, ensure_ascii=False, sort_keys=True),
         sponsors=sponsors,
+        window=window,
     )
+
+
+def _window(raw: Any) -> tuple[str, str] | None:
+    """`window = ["19:30", "00:30"]`: the times of day (show's time zone) the show runs; a
+    window that ends before it starts runs past midnight."""
+    if raw is None:
+        return None
+    if (
+        not isinstance(raw, list)
+        or len(raw) != 2
+        or not all(isinstance(t, str) and TIME_OF_DAY.fullmatch(t) for t in raw)
+    ):
+        raise ShowFileError('show.window must be ["HH:MM", "HH:MM"] (24-hour clock)')
+    return (raw[0], raw[1])
 
 
 def _cues(

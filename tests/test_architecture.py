@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FEATURES = ("overlays", "stage_control", "redpackets", "commerce")
+FEATURES = ("overlays", "stage_control", "redpackets", "commerce", "sponsors")
 
 
 def imports_of(path: Path) -> set[str]:

@@ -10,6 +10,7 @@ from commerce import payments, webhooks
 from gala.kernel.errors import GalaError
 from gala.protocol import CLIENT_MESSAGES, SERVER_MESSAGES
 from gala.snapshot import PUBLIC_EVENT_TYPES
+from sponsors import model as sponsor_model
 from stage_control import model as stage
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
@@ -48,4 +49,16 @@ def test_every_payment_refusal_code_is_documented() -> None:
         and cls.__module__ == module.__name__
     }
     assert {"bad_signature", "stale_webhook", "payment_mismatch"} <= codes
+    assert sorted(c for c in codes if not documented(c)) == []
+
+
+def test_every_sponsor_refusal_code_is_documented() -> None:
+    codes = {
+        cls.code
+        for cls in vars(sponsor_model).values()
+        if isinstance(cls, type)
+        and issubclass(cls, GalaError)
+        and cls.__module__ == sponsor_model.__name__
+    }
+    assert {"slot_taken", "slot_outside_show", "no_stock", "insufficient_budget"} <= codes
     assert sorted(c for c in codes if not documented(c)) == []

@@ -23,6 +23,9 @@ from commerce.sqlite_store import SqliteSaleStore
 from redpackets.redis_store import RedisDropStore
 from redpackets.sqlite_store import SCHEMA as DROP_SCHEMA
 from redpackets.sqlite_store import SqliteDropStore
+from sponsors.redis_store import RedisSponsorStore
+from sponsors.sqlite_store import SCHEMA as SPONSOR_SCHEMA
+from sponsors.sqlite_store import SqliteSponsorStore
 from stage_control.redis_store import RedisStageStore
 from stage_control.sqlite_store import SCHEMA as STAGE_SCHEMA
 from stage_control.sqlite_store import SqliteStageStore
@@ -46,6 +49,7 @@ class StoreBundle:
     drops: SqliteDropStore | RedisDropStore
     payments: SqlitePaymentStore | RedisPaymentStore
     results: SqliteResultsStore | RedisResultsStore
+    sponsors: SqliteSponsorStore | RedisSponsorStore
     close: Callable[[], Awaitable[None]]
 
 
@@ -59,7 +63,8 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
             + LEDGER_SCHEMA
             + DROP_SCHEMA
             + PAYMENT_SCHEMA
-            + RESULTS_SCHEMA,
+            + RESULTS_SCHEMA
+            + SPONSOR_SCHEMA,
         )
         await db.open()
         return StoreBundle(
@@ -71,6 +76,7 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
             SqliteDropStore(db),
             SqlitePaymentStore(db),
             SqliteResultsStore(db),
+            SqliteSponsorStore(db),
             db.close,
         )
     # A blocking pool: a burst of taps waits for a free connection instead of failing with
@@ -94,5 +100,6 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
         RedisDropStore(client, redis_prefix),
         RedisPaymentStore(client, redis_prefix),
         RedisResultsStore(client, redis_prefix),
+        RedisSponsorStore(client, redis_prefix),
         close,
     )

@@ -74,16 +74,24 @@ class RedisHubStore:
         return f"{self._prefix}:{{account:{username}}}"
 
     async def put_account(self, account: Account) -> None:
-        await self._redis.hset(
-            self._account_key(account.username),
-            mapping={"password_hash": account.password_hash, "role": account.role},
-        )
+        key = self._account_key(account.username)
+        fields = {"password_hash": account.password_hash, "role": account.role}
+        async with self._redis.pipeline(transaction=True) as pipe:  # one key: MULTI is atomic
+            pipe.hset(key, mapping=fields)
+            if account.sponsor_id is None:
+                pipe.hdel(key, "sponsor_id")
+            else:
+                pipe.hset(key, "sponsor_id", account.sponsor_id)
+            await pipe.execute()
 
     async def get_account(self, username: str) -> Account | None:
-        raw = await self._redis.hmget(self._account_key(username), ["password_hash", "role"])
+        raw = await self._redis.hmget(
+            self._account_key(username), ["password_hash", "role", "sponsor_id"]
+        )
         if raw[0] is None:
             return None
-        return Account(username, raw[0].decode(), raw[1].decode())
+        sponsor = None if raw[2] is None else raw[2].decode()
+        return Account(username, raw[0].decode(), raw[1].decode(), sponsor)
 
     async def server_secret(self, candidate: bytes) -> bytes:
         key = f"{self._prefix}:secret"

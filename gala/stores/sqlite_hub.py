@@ -19,6 +19,9 @@ SCHEMA: tuple[str, ...] = SHOWLOG_SCHEMA + (
         show_id TEXT PRIMARY KEY, document TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS accounts (
         username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL)""",
+    # beside `accounts` (not a new column) so a database made before sponsor accounts opens as is
+    """CREATE TABLE IF NOT EXISTS account_sponsors (
+        username TEXT PRIMARY KEY, sponsor_id TEXT NOT NULL)""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
 )
 
@@ -111,15 +114,23 @@ class SqliteHubStore:
                     " role = excluded.role",
                     (account.username, account.password_hash, account.role),
                 )
+                conn.execute("DELETE FROM account_sponsors WHERE username = ?", (account.username,))
+                if account.sponsor_id is not None:
+                    conn.execute(
+                        "INSERT INTO account_sponsors (username, sponsor_id) VALUES (?, ?)",
+                        (account.username, account.sponsor_id),
+                    )
 
         await self._db.run(put)
 
     async def get_account(self, username: str) -> Account | None:
         def get(conn: sqlite3.Connection) -> Account | None:
             row = conn.execute(
-                "SELECT username, password_hash, role FROM accounts WHERE username = ?", (username,)
+                "SELECT a.username, a.password_hash, a.role, s.sponsor_id FROM accounts a "
+                "LEFT JOIN account_sponsors s ON s.username = a.username WHERE a.username = ?",
+                (username,),
             ).fetchone()
-            return None if row is None else Account(row[0], row[1], row[2])
+            return None if row is None else Account(row[0], row[1], row[2], row[3])
 
         return await self._db.run(get)
 

@@ -161,6 +161,10 @@ async def test_accounts_secret_and_documents(store: StoreBundle) -> None:
     await store.hub.put_account(Account("ann", "h1", "producer"))
     await store.hub.put_account(Account("ann", "h2", "producer"))
     assert await store.hub.get_account("ann") == Account("ann", "h2", "producer")
+    await store.hub.put_account(Account("bea", "h3", "sponsor", "aurora"))
+    assert await store.hub.get_account("bea") == Account("bea", "h3", "sponsor", "aurora")
+    await store.hub.put_account(Account("bea", "h4", "producer"))
+    assert await store.hub.get_account("bea") == Account("bea", "h4", "producer"), "sponsor gone"
     first = await store.hub.server_secret(b"a" * 32)
     assert first == b"a" * 32
     assert await store.hub.server_secret(b"b" * 32) == first

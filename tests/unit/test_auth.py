@@ -57,3 +57,28 @@ def test_require_role() -> None:
         require_role(Identity("v-1", "viewer"), "producer")
     with pytest.raises(Unauthorized):
         require_role(None, "producer")
+
+
+def test_a_sponsor_token_carries_the_sponsor_it_acts_for() -> None:
+    signer = TokenSigner(b"k" * 32)
+    token = signer.issue(Identity("brand-ops", "sponsor", "aurora"), now_s=0, ttl_s=60)
+    assert signer.verify(token, 1) == Identity("brand-ops", "sponsor", "aurora")
+    assert require_role(signer.verify(token, 1), "sponsor").sponsor_id == "aurora"
+    with pytest.raises(Forbidden):
+        require_role(signer.verify(token, 1), "producer")
+
+
+def test_a_signed_sponsor_token_without_a_sponsor_id_is_refused() -> None:
+    import base64
+    import json
+
+    signer = TokenSigner(b"k" * 32)
+    body = base64.urlsafe_b64encode(
+        json.dumps({"sub": "x", "role": "sponsor", "exp": 99}).encode()
+    ).rstrip(b"=")
+    mac = base64.urlsafe_b64encode(signer._mac(body.decode())).rstrip(b"=")
+    with pytest.raises(Unauthorized) as refused:
+        signer.verify(f"{body.decode()}.{mac.decode()}", 1)
+    assert refused.value.code == "bad_token"
+    with pytest.raises(ValueError):
+        signer.issue(Identity("x", "sponsor"), 0, 60)

@@ -60,3 +60,18 @@ def test_a_file_that_is_not_toml_or_missing_is_refused(tmp_path: Path) -> None:
         load_show_file(str(path))
     with pytest.raises(ShowFileError, match="cannot read"):
         load_show_file(str(tmp_path / "missing.toml"))
+
+
+def test_a_show_may_declare_its_window_of_the_day_for_sponsor_bookings(tmp_path: Path) -> None:
+    text = show_toml()
+    with_window = text.replace(
+        'timezone = "Asia/Shanghai"', 'timezone = "Asia/Shanghai"\nwindow = ["19:30", "00:30"]'
+    )
+    path = tmp_path / "w.toml"
+    path.write_text(with_window, encoding="utf-8")
+    show = load_show_file(str(path))
+    assert show.window == ("19:30", "00:30")
+    assert parse_show_document(show.document) == show
+    path.write_text(text.replace('timezone = "Asia/Shanghai"', 'window = ["7pm", "1am"]'))
+    with pytest.raises(ShowFileError, match="show.window"):
+        load_show_file(str(path))

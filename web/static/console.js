@@ -48,6 +48,57 @@
     });
   }
 
+  /* Sponsor bookings: the show's bookings, pending ones with Approve and Reject (a reason is
+     asked for); the server decides and audits each decision. */
+  function loadBookings() {
+    socket.emit("bookings:list", { show_id: show.id }, function (ack) {
+      if (!ack.ok) return sayBookings(ack.error.message, true);
+      renderBookings(ack.data.bookings);
+    });
+  }
+  function sayBookings(text, isError) {
+    var m = $("bookings-message"); m.textContent = text; m.className = "message" + (isError ? " error" : "");
+  }
+  function decideBooking(event, payload) {
+    socket.emit(event, Object.assign({ show_id: show.id }, payload), function (ack) {
+      if (!ack.ok) return sayBookings(ack.error.message, true);
+      sayBookings(ack.data.booking.id + " " + ack.data.booking.state);
+      loadBookings();
+    });
+  }
+  function renderBookings(list) {
+    var body = document.querySelector("#bookings tbody");
+    body.replaceChildren();
+    list.forEach(function (b) {
+      var tr = document.createElement("tr");
+      tr.dataset.bookingId = b.id;
+      tr.dataset.state = b.state;
+      var name = b.product ? (b.product.name[show.default_locale] || b.product_id) : b.product_id;
+      var slot = b.slot.after_cue ? "after " + b.slot.after_cue : "at " + b.slot.at;
+      if (b.drop) slot += " + drop " + formatMoney(b.drop.budget_minor);
+      [b.sponsor_id, name, slot, b.state + (b.reason ? ": " + b.reason : "")].forEach(function (v) {
+        var td = document.createElement("td"); td.textContent = v; tr.append(td);
+      });
+      var actions = document.createElement("td");
+      if (b.state === "pending") {
+        var approve = document.createElement("button");
+        approve.type = "button"; approve.textContent = "Approve"; approve.className = "booking-approve";
+        approve.addEventListener("click", function () { decideBooking("booking:approve", { booking_id: b.id }); });
+        var reject = document.createElement("button");
+        reject.type = "button"; reject.textContent = "Reject"; reject.className = "booking-reject";
+        reject.addEventListener("click", function () {
+          var reason = window.prompt("Why is this reveal rejected? (the sponsor sees this)");
+          if (reason) decideBooking("booking:reject", { booking_id: b.id, reason: reason });
+        });
+        actions.append(approve, reject);
+      }
+      tr.append(actions);
+      body.append(tr);
+    });
+  }
+  $("bookings-refresh").addEventListener("click", loadBookings);
+  socket.on("connect", loadBookings);
+
   /* Red envelopes: launch a drop (a new key per press), and each drop's live figures. A closed
      drop is reported once more and then left out of the figures: its last row stays. */
   var drops = {}, dropOrder = [], dropNames = {}, launching = false;

@@ -1,0 +1,139 @@
+"""The sponsor portal's JSON API under `/api/sponsor/...` (docs/protocol.md, docs/sponsors.md),
+and the sponsor's view of the shows it may book into.
+
+Every handler first checks the caller holds the `sponsor` role (a `Bearer` token or the portal's
+session cookie) and then acts for the sponsor id *in its token*: no request names a sponsor, so a
+sponsor can only ever reach its own products, bookings and budget; another sponsor's ids answer
+like ids that do not exist. A sponsor sees a show only if the show file lists it in [sponsors],
+and sees of its run of show only the cue ids and numbers (labels may name other sponsors'
+embargoed products).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from gala import appkeys
+from gala.auth import SPONSOR
+from gala.errors_map import ok
+from gala.http_api import caller_of, json_response, read_json
+from gala.kernel.errors import GalaError
+from gala.showfile import ShowDefinition
+from gala.shows import ShowRegistry
+from sponsors.model import ShowFacts, UnknownShow
+from sponsors.service import SponsorService
+
+SPONSOR_API = "/api/sponsor"
+
+
+def show_facts(shows: ShowRegistry) -> Callable[[str, str], ShowFacts]:
+    """What the booking rules know of a show, for a sponsor the show lists (else `unknown_show`)."""
+
+    def facts(sponsor_id: str, show_id: str) -> ShowFacts:
+        show = _visible_show(shows, sponsor_id, show_id)
+        return ShowFacts(show.id, show.locales, frozenset(c.id for c in show.cues), show.window)
+
+    return facts
+
+
+def _visible_show(shows: ShowRegistry, sponsor_id: str, show_id: str) -> ShowDefinition:
+    try:
+        show = shows.get(show_id)
+    except GalaError:
+        show = None
+    if show is None or sponsor_id not in show.sponsors:
+        raise UnknownShow(f"no show {show_id!r} lists you as a sponsor")
+    return show
+
+
+def sponsor_show_view(show: ShowDefinition) -> dict[str, Any]:
+    return {
+        **show.public_info(),
+        "window": None if show.window is None else list(show.window),
+        "cues": [{"id": cue.id, "number": cue.number} for cue in show.cues],
+    }
+
+
+def _sponsor(request: web.Request) -> tuple[str, SponsorService]:
+    identity = caller_of(request, SPONSOR)
+    assert identity.sponsor_id is not None  # a sponsor token always carries it (gala/auth.py)
+    return identity.sponsor_id, appkeys.node_of(request.app).sponsors
+
+
+async def me(request: web.Request) -> web.Response:
+    identity = caller_of(request, SPONSOR)
+    shows = appkeys.node_of(request.app).shows.all()
+    mine = [sponsor_show_view(s) for s in shows if identity.sponsor_id in s.sponsors]
+    return json_response(
+        ok({"username": identity.subject, "sponsor_id": identity.sponsor_id, "shows": mine})
+    )
+
+
+async def list_products(request: web.Request) -> web.Response:
+    sponsor_id, sponsors = _sponsor(request)
+    return json_response(ok([p.as_wire() for p in await sponsors.products(sponsor_id)]))
+
+
+async def create_product(request: web.Request) -> web.Response:
+    sponsor_id, sponsors = _sponsor(request)
+    product = await sponsors.create_product(sponsor_id, await read_json(request))
+    return json_response(ok(product.as_wire()), status=201)
+
+
+async def get_product(request: web.Request) -> web.Response:
+    sponsor_id, sponsors = _sponsor(request)
+    product = await sponsors.product(sponsor_id, request.match_info["product_id"])
+    return json_response(ok(product.as_wire()))
+
+
+async def edit_product(request: web.Request) -> web.Response:
+    sponsor_id, sponsors = _sponsor(request)
+    product = await sponsors.edit_product(
+        sponsor_id, request.match_info["product_id"], await read_json(request)
+    )
+    return json_response(ok(product.as_wire()))
+
+
+async def list_bookings(request: web.Request) -> web.Response:
+    sponsor_id, sponsors = _sponsor(request)
+    return json_response(ok([b.as_wire() for b in await sponsors.bookings_of(sponsor_id)]))
+
+
+async def create_booking(request: web.Request) -> web.Response:
+    sponsor_id, sponsors = _sponsor(request)
+    booking = await sponsors.book(sponsor_id, await read_json(request))
+    return json_response(ok(booking.as_wire()), status=201)
+
+
+async def get_booking(request: web.Request) -> web.Response:
+    sponsor_id, sponsors = _sponsor(request)
+    booking = await sponsors.booking_of(sponsor_id, request.match_info["booking_id"])
+    return json_response(ok(booking.as_wire()))
+
+
+async def withdraw_booking(request: web.Request) -> web.Response:
+    sponsor_id, sponsors = _sponsor(request)
+    booking = await sponsors.withdraw(sponsor_id, request.match_info["booking_id"])
+    return json_response(ok(booking.as_wire()))
+
+
+async def budget(request: web.Request) -> web.Response:
+    sponsor_id, sponsors = _sponsor(request)
+    return json_response(ok((await sponsors.budget(sponsor_id)).as_wire()))
+
+
+def add_sponsor_routes(app: web.Application) -> None:
+    add = app.router.add_route
+    add("GET", f"{SPONSOR_API}/me", me)
+    add("GET", f"{SPONSOR_API}/products", list_products)
+    add("POST", f"{SPONSOR_API}/products", create_product)
+    add("GET", f"{SPONSOR_API}/products/{{product_id}}", get_product)
+    add("PATCH", f"{SPONSOR_API}/products/{{product_id}}", edit_product)
+    add("GET", f"{SPONSOR_API}/bookings", list_bookings)
+    add("POST", f"{SPONSOR_API}/bookings", create_booking)
+    add("GET", f"{SPONSOR_API}/bookings/{{booking_id}}", get_booking)
+    add("POST", f"{SPONSOR_API}/bookings/{{booking_id}}/withdraw", withdraw_booking)
+    add("GET", f"{SPONSOR_API}/budget", budget)

@@ -1,0 +1,93 @@
+"""Producers' review of sponsors' reveal bookings on `/producer`: list a show's bookings (with the
+product each reveals), approve one, reject one with a reason. Each decision is written to the
+show's audit log (`booking.approve`, `booking.reject`, with the refusal code when refused) like
+every other console command. Only
+producers can reach these messages: the `/producer` namespace admits no other role."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from gala.kernel.errors import GalaError
+from gala.protocol import payload_dict, required_id
+from gala.realtime import PRODUCER_NS, Connection, Realtime
+from gala.shows import ShowRegistry
+from sponsors.model import Booking
+from sponsors.service import SponsorService
+from stage_control.service import StageService
+
+
+class BookingHandlers:
+    def __init__(
+        self,
+        realtime: Realtime,
+        shows: ShowRegistry,
+        stage: StageService,
+        sponsors: SponsorService,
+    ) -> None:
+        self._realtime = realtime
+        self._shows = shows
+        self._stage = stage
+        self._sponsors = sponsors
+
+    def register(self) -> None:
+        on = self._realtime.handle
+        on(PRODUCER_NS, "bookings:list", self.list_bookings)
+        on(PRODUCER_NS, "booking:approve", self.approve)
+        on(PRODUCER_NS, "booking:reject", self.reject)
+
+    async def list_bookings(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        show = self._shows.get(required_id(payload_dict(payload), "show_id"))
+        found = []
+        for booking in await self._sponsors.show_bookings(show.id):
+            found.append(await self._with_product(booking))
+        return {"bookings": found}
+
+    async def approve(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        body = payload_dict(payload)
+        show = self._shows.get(required_id(body, "show_id"))
+        booking_id = required_id(body, "booking_id")
+        async with self._refusals_audited(show.id, conn, "booking.approve", booking_id):
+            booking = await self._sponsors.approve(show.id, booking_id, conn.identity.subject)
+        await self._audit(show.id, conn, "booking.approve", booking)
+        return {"booking": await self._with_product(booking)}
+
+    async def reject(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        body = payload_dict(payload)
+        show = self._shows.get(required_id(body, "show_id"))
+        booking_id = required_id(body, "booking_id")
+        async with self._refusals_audited(show.id, conn, "booking.reject", booking_id):
+            booking = await self._sponsors.reject(
+                show.id, booking_id, conn.identity.subject, body.get("reason")
+            )
+        await self._audit(show.id, conn, "booking.reject", booking)
+        return {"booking": await self._with_product(booking)}
+
+    @contextlib.asynccontextmanager
+    async def _refusals_audited(
+        self, show_id: str, conn: Connection, action: str, booking_id: str
+    ) -> AsyncIterator[None]:
+        """Like every console command, a refused decision is audited with its code."""
+        try:
+            yield
+        except GalaError as refused:
+            detail = {"booking_id": booking_id, "refused": refused.code}
+            await self._stage.publish(show_id, conn.identity.subject, action, [], detail)
+            raise
+
+    async def _audit(self, show_id: str, conn: Connection, action: str, booking: Booking) -> None:
+        detail = {
+            "booking_id": booking.booking_id,
+            "sponsor_id": booking.sponsor_id,
+            "product_id": booking.product_id,
+            "slot": booking.slot.as_wire(),
+        }
+        if booking.reason:
+            detail["reason"] = booking.reason
+        await self._stage.publish(show_id, conn.identity.subject, action, [], detail)
+
+    async def _with_product(self, booking: Booking) -> dict[str, Any]:
+        product = await self._sponsors.product_or_none(booking.sponsor_id, booking.product_id)
+        return {**booking.as_wire(), "product": None if product is None else product.as_wire()}

@@ -1,0 +1,162 @@
+"""Sponsor use cases: a sponsor's products, its reveal bookings and its budget; producers' review
+of a show's bookings. Load, decide (the pure rules of `model.py`), save.
+
+Every sponsor-facing method takes the caller's sponsor id (from its token, never from the
+request) and only ever reads that sponsor's products and bookings: another sponsor's ids answer
+exactly like ids that do not exist (`unknown_product`, `unknown_booking`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gala.kernel.clock import Clock
+from gala.kernel.errors import GalaError, StoreConflict
+from gala.kernel.ids import is_valid_id, new_id
+from gala.kernel.ledger import account
+
+from . import model
+from .model import Booking, Product, ShowFacts, UnknownBooking, UnknownProduct
+from .ports import BookingStore, BudgetLedger, ProductStore
+
+MAX_ATTEMPTS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    balance_minor: int
+    reserved_minor: int
+
+    @property
+    def available_minor(self) -> int:
+        return self.balance_minor - self.reserved_minor
+
+    def as_wire(self) -> dict[str, int]:
+        return {
+            "balance_minor": self.balance_minor,
+            "reserved_minor": self.reserved_minor,
+            "available_minor": self.available_minor,
+        }
+
+
+def budget_account(sponsor_id: str) -> str:
+    """The ledger account a sponsor's drops are funded from (`gala budget deposit sponsor:ID`)."""
+    return account("sponsor_budget", sponsor_id)
+
+
+class SponsorService:
+    def __init__(
+        self,
+        products: ProductStore,
+        bookings: BookingStore,
+        ledger: BudgetLedger,
+        clock: Clock,
+        show_facts: Callable[[str, str], ShowFacts],
+    ) -> None:
+        """`show_facts(sponsor_id, show_id)` describes a show the sponsor may book into, or
+        raises `model.UnknownShow`."""
+        self._products = products
+        self._bookings = bookings
+        self._ledger = ledger
+        self._clock = clock
+        self._show_facts = show_facts
+
+    # --- products ---
+
+    async def create_product(self, sponsor_id: str, raw: Mapping[str, Any]) -> Product:
+        product = model.new_product(sponsor_id, raw)
+        await self._products.create_product(product)
+        return product
+
+    async def edit_product(
+        self, sponsor_id: str, product_id: str, changes: Mapping[str, Any]
+    ) -> Product:
+        product = model.edit_product(await self.product(sponsor_id, product_id), changes)
+        await self._products.replace_product(product)
+        return product
+
+    async def product(self, sponsor_id: str, product_id: str) -> Product:
+        product = (
+            await self._products.product(sponsor_id, product_id)
+            if is_valid_id(product_id)
+            else None
+        )
+        if product is None:
+            raise UnknownProduct(f"you have no product {product_id!r}")
+        return product
+
+    async def product_or_none(self, sponsor_id: str, product_id: str) -> Product | None:
+        """For producers reviewing a booking: the product it reveals, as it is now."""
+        return await self._products.product(sponsor_id, product_id)
+
+    async def products(self, sponsor_id: str) -> list[Product]:
+        return await self._products.products(sponsor_id)
+
+    # --- bookings ---
+
+    async def book(self, sponsor_id: str, raw: Mapping[str, Any]) -> Booking:
+        request = model.parse_booking_request(raw)
+        show = self._show_facts(sponsor_id, request.show_id)
+        product = await self._products.product(sponsor_id, request.product_id)
+        booking = model.book(request, new_id("bk"), sponsor_id, product, show, self._clock.now_ms())
+        balance = await self._ledger.balance(budget_account(sponsor_id))
+        await self._bookings.create_booking(booking, balance)
+        return booking
+
+    async def bookings_of(self, sponsor_id: str) -> list[Booking]:
+        return await self._bookings.bookings(sponsor_id=sponsor_id)
+
+    async def booking_of(self, sponsor_id: str, booking_id: str) -> Booking:
+        booking = await self._bookings.booking(booking_id) if is_valid_id(booking_id) else None
+        if booking is None or booking.sponsor_id != sponsor_id:
+            raise UnknownBooking(f"you have no booking {booking_id!r}")
+        return booking
+
+    async def withdraw(self, sponsor_id: str, booking_id: str) -> Booking:
+        async def load() -> Booking:
+            return await self.booking_of(sponsor_id, booking_id)
+
+        return await self._change(
+            load, lambda b: model.withdraw(b, sponsor_id, self._clock.now_ms())
+        )
+
+    async def budget(self, sponsor_id: str) -> Budget:
+        balance = await self._ledger.balance(budget_account(sponsor_id))
+        mine = await self._bookings.bookings(sponsor_id=sponsor_id)
+        return Budget(balance, sum(b.reserved_minor for b in mine))
+
+    # --- producers ---
+
+    async def show_bookings(self, show_id: str) -> list[Booking]:
+        return await self._bookings.bookings(show_id=show_id)
+
+    async def approve(self, show_id: str, booking_id: str, actor: str) -> Booking:
+        return await self._change(
+            lambda: self._show_booking(show_id, booking_id),
+            lambda b: model.approve(b, actor, self._clock.now_ms()),
+        )
+
+    async def reject(self, show_id: str, booking_id: str, actor: str, reason: Any) -> Booking:
+        return await self._change(
+            lambda: self._show_booking(show_id, booking_id),
+            lambda b: model.reject(b, actor, reason, self._clock.now_ms()),
+        )
+
+    async def _show_booking(self, show_id: str, booking_id: str) -> Booking:
+        booking = await self._bookings.booking(booking_id) if is_valid_id(booking_id) else None
+        if booking is None or booking.show_id != show_id:
+            raise UnknownBooking(f"the show has no booking {booking_id!r}")
+        return booking
+
+    async def _change(self, load: Any, decide: Callable[[Booking], Booking]) -> Booking:
+        for _attempt in range(MAX_ATTEMPTS):
+            old = await load()
+            new = decide(old)
+            try:
+                await self._bookings.replace_booking(old, new)
+            except StoreConflict:
+                continue
+            return new
+        raise GalaError("the bookings are too busy; try again", code="busy")
