@@ -27,7 +27,7 @@ from gala.auth import (
 from gala.errors_map import ok, refusal
 from gala.kernel.errors import BadRequest, Unauthorized
 from gala.kernel.ids import new_id
-from gala.results import show_results
+from gala.results import results_as_csv
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -188,66 +188,24 @@ async def sale_orders_csv(request: web.Request) -> web.StreamResponse:
 async def results_json(request: web.Request) -> web.Response:
     """A show's results per reveal and per drop, for producers."""
     producer_of(request)
-    return json_response(ok(await _results_of(request)))
+    node = appkeys.node_of(request.app)
+    show = node.shows.get(request.match_info["show_id"])
+    return json_response(ok(await node.show_results(show.id)))
 
 
 async def results_csv(request: web.Request) -> web.StreamResponse:
-    """The reveals of a show's results as CSV, for producers."""
+    """A show's results as CSV, for producers."""
     producer_of(request)
-    results = await _results_of(request)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["kind", *REVEAL_COLUMNS])
-    for row in results["reveals"]:
-        writer.writerow(["reveal", *(row[c] for c in REVEAL_COLUMNS)])
-    writer.writerow(["kind", *DROP_COLUMNS])
-    for row in results["drops"]:
-        writer.writerow(["drop", *(row[c] for c in DROP_COLUMNS)])
-    name = f"results-{results['show_id']}.csv"
-    return web.Response(
-        text=out.getvalue(),
-        content_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
-
-
-REVEAL_COLUMNS = (
-    "seq",
-    "at_ms",
-    "product_id",
-    "sponsor_id",
-    "viewers_online",
-    "displayed",
-    "sale_id",
-    "taps",
-    "tappers",
-    "orders",
-    "units",
-    "gmv_minor",
-    "buyers",
-    "conversion",
-)
-DROP_COLUMNS = (
-    "drop_id",
-    "name",
-    "funder",
-    "at_ms",
-    "budget_minor",
-    "envelopes",
-    "status",
-    "grabbed",
-    "given_minor",
-    "refunded_minor",
-)
-
-
-async def _results_of(request: web.Request) -> dict[str, Any]:
     node = appkeys.node_of(request.app)
     show = node.shows.get(request.match_info["show_id"])
-    await node.results.flush(show.id)
-    store = node.store
-    return await show_results(
-        show.id, store.hub, store.results, store.sales, store.drops, store.ledger
+    return csv_response(results_as_csv(await node.show_results(show.id)), f"results-{show.id}")
+
+
+def csv_response(text: str, name: str) -> web.Response:
+    return web.Response(
+        text=text,
+        content_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 
 

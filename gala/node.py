@@ -13,6 +13,7 @@ import random
 import secrets
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 from commerce.payments import PaymentService
 from commerce.ports import PaymentProvider
@@ -22,7 +23,8 @@ from gala.auth import Identity, TokenSigner
 from gala.cue_effects import ShowCueEffects
 from gala.kernel.clock import Clock
 from gala.realtime import Realtime
-from gala.results import ResultsRecorder
+from gala.results import ResultsRecorder, show_results
+from gala.run_of_show import RunOfShow
 from gala.settings import Settings
 from gala.show_runtime import ShowRuntime
 from gala.shows import ShowRegistry
@@ -119,6 +121,7 @@ class Node:
         )
         if settings.demo_budget_minor:
             await node.fund_demo_budgets()
+        run_of_show = RunOfShow(shows, sponsors)
         for show in shows.all():
             runtime = ShowRuntime(
                 show.id,
@@ -135,6 +138,7 @@ class Node:
                 drops=drops,
                 payments=payments,
                 results=results,
+                run_of_show=run_of_show,
             )
             node.runtimes[show.id] = runtime
             runtime.start()
@@ -151,7 +155,7 @@ class Node:
             limiter,
             results,
         ).register()
-        BookingHandlers(realtime, shows, stage, sponsors).register()
+        BookingHandlers(realtime, shows, stage, sponsors, node.refresh_run_of_show).register()
         log.info(
             "node %s serving %d show(s) on the %s store", node_id, len(node.runtimes), store.kind
         )
@@ -164,6 +168,18 @@ class Node:
                 await self.drops.deposit(
                     funder_account(show.id, funder), self.settings.demo_budget_minor, "demo"
                 )
+
+    async def show_results(self, show_id: str) -> dict[str, Any]:
+        """The show's results now (gala/results.py), this node's buffered ones written first."""
+        await self.results.flush(show_id)
+        store = self.store
+        return await show_results(
+            show_id, store.hub, store.results, store.sales, store.drops, store.ledger
+        )
+
+    async def refresh_run_of_show(self, show_id: str) -> None:
+        """Merge the show's approved bookings into its run of show now, and show the consoles."""
+        await self.runtime(show_id).refresh_run_of_show()
 
     def runtime(self, show_id: str) -> ShowRuntime:
         runtime = self.runtimes.get(show_id)

@@ -300,6 +300,24 @@ def openapi_document() -> dict[str, Any]:
                     params=("booking_id",),
                 )
             },
+            "/api/sponsor/shows/{show_id}/results": {
+                "get": _op(
+                    "Your results in a show, live and after it: per reveal of your products "
+                    "(viewers online, viewers who saw the card, taps, orders, units, GMV, "
+                    "conversion) and per drop you funded (grabbed, given, refunded)",
+                    {"type": "object"},
+                    "404",
+                    params=("show_id",),
+                )
+            },
+            "/api/sponsor/shows/{show_id}/results.csv": {
+                "get": _op(
+                    "The same results as CSV (a reveal table, then a drop table)",
+                    {"type": "string"},
+                    "404",
+                    params=("show_id",),
+                )
+            },
             "/api/sponsor/budget": {
                 "get": _op(
                     "Your drop budget: the ledger balance, what your pending and approved "

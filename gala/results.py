@@ -14,6 +14,8 @@ per show (results are analytics; money comes from the money stores). `compile_re
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -188,3 +190,55 @@ def _drop_row(
         "given_minor": counts.claimed_minor if counts else 0,
         "refunded_minor": refunds.get(data["drop_id"], 0),
     }
+
+
+def for_sponsor(results: Mapping[str, Any], sponsor_id: str) -> dict[str, Any]:
+    """Only the sponsor's own reveals and the drops it funded."""
+    return {
+        **results,
+        "reveals": [r for r in results["reveals"] if r["sponsor_id"] == sponsor_id],
+        "drops": [d for d in results["drops"] if d["funder"] == sponsor_id],
+    }
+
+
+REVEAL_COLUMNS = (
+    "seq",
+    "at_ms",
+    "product_id",
+    "sponsor_id",
+    "viewers_online",
+    "displayed",
+    "sale_id",
+    "taps",
+    "tappers",
+    "orders",
+    "units",
+    "gmv_minor",
+    "buyers",
+    "conversion",
+)
+DROP_COLUMNS = (
+    "drop_id",
+    "name",
+    "funder",
+    "at_ms",
+    "budget_minor",
+    "envelopes",
+    "status",
+    "grabbed",
+    "given_minor",
+    "refunded_minor",
+)
+
+
+def results_as_csv(results: Mapping[str, Any]) -> str:
+    """A header row and a row per reveal (`kind` reveal), then the same for drops."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["kind", *REVEAL_COLUMNS])
+    for row in results["reveals"]:
+        writer.writerow(["reveal", *(row[c] for c in REVEAL_COLUMNS)])
+    writer.writerow(["kind", *DROP_COLUMNS])
+    for row in results["drops"]:
+        writer.writerow(["drop", *(row[c] for c in DROP_COLUMNS)])
+    return out.getvalue()

@@ -28,6 +28,7 @@ from gala.kernel.showlog import LoggedEvent
 from gala.ports import Presence, ShowLogReader
 from gala.realtime import PRODUCER_NS, VIEWER_NS, Realtime
 from gala.results import ResultsRecorder, product_reveal
+from gala.run_of_show import RunOfShow
 from gala.supervisor import supervise
 from redpackets.figures import DropFigures, still_reported
 from redpackets.model import DropUnfunded
@@ -66,6 +67,7 @@ class ShowRuntime:
         drops: DropService,
         results: ResultsRecorder,
         payments: PaymentService,
+        run_of_show: RunOfShow,
     ) -> None:
         self.show_id = show_id
         self.channel = ShowChannel(show_id, reader, realtime, replay_window)
@@ -80,6 +82,7 @@ class ShowRuntime:
         self._purchases = purchases
         self._drops = drops
         self.results = results
+        self._run_of_show = run_of_show
         self._recording: set[asyncio.Task[None]] = set()
         self._launched: set[str] = set()
         self._payments = payments
@@ -115,7 +118,16 @@ class ShowRuntime:
             "show_id": self.show_id,
             "stage": state.as_wire(),
             "audit": await self.audit(AUDIT_IN_STATE),
+            "cues": self._run_of_show.cue_list(self.show_id),
         }
+
+    async def refresh_run_of_show(self) -> None:
+        """Merge the approved bookings into the run of show; push it to the consoles when it
+        changed."""
+        if await self._run_of_show.refresh(self.show_id):
+            await self._realtime.broadcast(
+                PRODUCER_NS, console_room(self.show_id), "console:state", await self.console_state()
+            )
 
     async def audit(self, limit: int) -> list[dict[str, Any]]:
         return [entry.as_wire() for entry in await self._reader.read_audit(self.show_id, limit)]
@@ -192,6 +204,7 @@ class ShowRuntime:
             await self._purchases.sweep(sale_ids, reconcile=reconcile)
             if reconcile:
                 await self._payments.sweep(sale_ids)
+            await self.refresh_run_of_show()
             await self._launch_announced_drops()
             await self._drops.sweep(self.show_id)
             rounds += 1

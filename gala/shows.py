@@ -1,10 +1,13 @@
 """The node's registry of shows: installs show files into the store and keeps the parsed
-definitions (the cue sheets stage control reads) of every show the store holds."""
+definitions (the cue sheets stage control reads) of every show the store holds, with the cues of
+approved reveal bookings merged into their slots (`gala/booked_cues.py`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
+from gala.booked_cues import BookedCue, merged_sheet
 from gala.ports import ShowDocuments
 from gala.showfile import ShowDefinition, load_show_file, parse_show_document
 from stage_control.model import Cue, initial_state
@@ -15,6 +18,8 @@ from stage_control.service import ShowNotInstalled
 class ShowRegistry:
     def __init__(self) -> None:
         self._shows: dict[str, ShowDefinition] = {}
+        self._booked: dict[str, tuple[BookedCue, ...]] = {}
+        self._merged: dict[str, ShowDefinition] = {}
 
     async def install_files(
         self, paths: Iterable[str], documents: ShowDocuments, stage: StageStore
@@ -29,9 +34,32 @@ class ShowRegistry:
     async def load(self, documents: ShowDocuments) -> None:
         stored = await documents.show_documents()
         self._shows = {show_id: parse_show_document(doc) for show_id, doc in stored.items()}
+        self._booked, self._merged = {}, {}
+
+    def set_booked(self, show_id: str, booked: Iterable[BookedCue]) -> bool:
+        """Merge these booked cues into the show's run of show; True when it changed."""
+        cues = tuple(booked)
+        if self._booked.get(show_id, ()) == cues:
+            return False
+        base = self.base(show_id)
+        self._booked[show_id] = cues
+        self._merged[show_id] = replace(base, cues=merged_sheet(base.cues, cues))
+        return True
+
+    def base(self, show_id: object) -> ShowDefinition:
+        """The show as its file defines it, without booked cues."""
+        show = self._shows.get(show_id) if isinstance(show_id, str) else None
+        if show is None:
+            raise ShowNotInstalled(f"no show {show_id!r}")
+        return show
 
     def get(self, show_id: object) -> ShowDefinition:
-        show = self._shows.get(show_id) if isinstance(show_id, str) else None
+        """The show with its run of show as it stands (booked cues included)."""
+        show = (
+            self._merged.get(show_id) or self._shows.get(show_id)
+            if isinstance(show_id, str)
+            else None
+        )
         if show is None:
             raise ShowNotInstalled(f"no show {show_id!r}")
         return show

@@ -19,8 +19,9 @@ from aiohttp import web
 from gala import appkeys
 from gala.auth import SPONSOR
 from gala.errors_map import ok
-from gala.http_api import caller_of, json_response, read_json
+from gala.http_api import caller_of, csv_response, json_response, read_json
 from gala.kernel.errors import GalaError
+from gala.results import for_sponsor, results_as_csv
 from gala.showfile import ShowDefinition
 from gala.shows import ShowRegistry
 from sponsors.model import ShowFacts, UnknownShow
@@ -41,7 +42,9 @@ def show_facts(shows: ShowRegistry) -> Callable[[str, str], ShowFacts]:
 
 def _visible_show(shows: ShowRegistry, sponsor_id: str, show_id: str) -> ShowDefinition:
     try:
-        show = shows.get(show_id)
+        # the run of show as its file defines it: a booked reveal is never an anchor, and the
+        # other sponsors' booked cues are not the sponsor's to see
+        show = shows.base(show_id)
     except GalaError:
         show = None
     if show is None or sponsor_id not in show.sponsors:
@@ -125,6 +128,22 @@ async def budget(request: web.Request) -> web.Response:
     return json_response(ok((await sponsors.budget(sponsor_id)).as_wire()))
 
 
+async def show_results(request: web.Request) -> web.Response:
+    """The sponsor's own reveals and drops of a show that lists it (gala/results.py)."""
+    sponsor_id, _ = _sponsor(request)
+    node = appkeys.node_of(request.app)
+    show = _visible_show(node.shows, sponsor_id, request.match_info["show_id"])
+    return json_response(ok(for_sponsor(await node.show_results(show.id), sponsor_id)))
+
+
+async def show_results_csv(request: web.Request) -> web.StreamResponse:
+    sponsor_id, _ = _sponsor(request)
+    node = appkeys.node_of(request.app)
+    show = _visible_show(node.shows, sponsor_id, request.match_info["show_id"])
+    results = for_sponsor(await node.show_results(show.id), sponsor_id)
+    return csv_response(results_as_csv(results), f"results-{show.id}-{sponsor_id}")
+
+
 def add_sponsor_routes(app: web.Application) -> None:
     add = app.router.add_route
     add("GET", f"{SPONSOR_API}/me", me)
@@ -137,3 +156,5 @@ def add_sponsor_routes(app: web.Application) -> None:
     add("GET", f"{SPONSOR_API}/bookings/{{booking_id}}", get_booking)
     add("POST", f"{SPONSOR_API}/bookings/{{booking_id}}/withdraw", withdraw_booking)
     add("GET", f"{SPONSOR_API}/budget", budget)
+    add("GET", f"{SPONSOR_API}/shows/{{show_id}}/results", show_results)
+    add("GET", f"{SPONSOR_API}/shows/{{show_id}}/results.csv", show_results_csv)

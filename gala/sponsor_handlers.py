@@ -7,7 +7,7 @@ producers can reach these messages: the `/producer` namespace admits no other ro
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from gala.kernel.errors import GalaError
@@ -26,11 +26,13 @@ class BookingHandlers:
         shows: ShowRegistry,
         stage: StageService,
         sponsors: SponsorService,
+        refresh_run_of_show: Callable[[str], Awaitable[None]],
     ) -> None:
         self._realtime = realtime
         self._shows = shows
         self._stage = stage
         self._sponsors = sponsors
+        self._refresh_run_of_show = refresh_run_of_show
 
     def register(self) -> None:
         on = self._realtime.handle
@@ -52,6 +54,7 @@ class BookingHandlers:
         async with self._refusals_audited(show.id, conn, "booking.approve", booking_id):
             booking = await self._sponsors.approve(show.id, booking_id, conn.identity.subject)
         await self._audit(show.id, conn, "booking.approve", booking)
+        await self._refresh_run_of_show(show.id)
         return {"booking": await self._with_product(booking)}
 
     async def reject(self, conn: Connection, payload: Any) -> dict[str, Any]:

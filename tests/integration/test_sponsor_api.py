@@ -280,13 +280,16 @@ SPONSOR_ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/sponsor/bookings/{booking}", None),
     ("POST", "/api/sponsor/bookings/{booking}/withdraw", None),
     ("GET", "/api/sponsor/budget", None),
+    ("GET", "/api/sponsor/shows/{show}/results", None),
+    ("GET", "/api/sponsor/shows/{show}/results.csv", None),
 ]
 
 
 def test_every_sponsor_route_of_the_router_has_a_row_in_the_matrix(
     server: RunningServer,
 ) -> None:
-    rows = {(m, p.replace("{product}", "{product_id}").replace("{booking}", "{booking_id}"))
+    rows = {(m, p.replace("{product}", "{product_id}").replace("{booking}", "{booking_id}")
+                 .replace("{show}", "{show_id}"))
             for m, p, _ in SPONSOR_ROUTES}  # fmt: skip
     routes = {
         (route.method, route.resource.canonical)
@@ -306,7 +309,7 @@ async def test_no_one_but_the_owning_sponsor_gets_a_sponsors_data(
         _, booked = await owner.call("POST", "/api/sponsor/bookings", reveal())
         secret_ids = {"x5", booked["data"]["id"]}
         assert booked["ok"], booked
-        url = path.format(product="x5", booking=booked["data"]["id"])
+        url = path.format(product="x5", booking=booked["data"]["id"], show=SHOW)
         callers = {
             "anonymous": (Api(http, server.base_url, None), {401}),
             "forged": (Api(http, server.base_url, "forged.token"), {401}),
@@ -323,6 +326,7 @@ async def test_no_one_but_the_owning_sponsor_gets_a_sponsors_data(
             assert status == 404 and answer["error"]["code"] in (
                 "unknown_product",
                 "unknown_booking",
+                "unknown_show",
             )
         elif method == "POST" and path.endswith("/bookings"):
             assert status == 404 and answer["error"]["code"] == "unknown_show"

@@ -214,6 +214,10 @@
   }
 
   function applyState(data) {
+    if (data.cues && JSON.stringify(data.cues) !== JSON.stringify(cues)) {
+      cues = data.cues;   /* the run of show changed: an approved reveal booking joined it */
+      renderCues();
+    }
     stage = data.stage;
     $("phase").textContent = stage.phase.replace("_", "-");
     $("phase").dataset.phase = stage.phase;
