@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from commerce.show_sales import DEFAULT_HOLD_MS, OpenSale
-from gala.kernel.ids import is_valid_id
 from overlays.model import ShowOverlay
 from redpackets.show_drops import LaunchDrop
 from sponsors.model import Booking, Product
@@ -31,11 +30,9 @@ class BookedCue:
 
 
 def product_key(sponsor_id: str, product_id: str) -> str:
-    """The product's id on the show's log: unique across sponsors, an id of at most 64."""
-    key = f"{sponsor_id}-{product_id}"
-    if is_valid_id(key):
-        return key
-    return "p-" + hashlib.sha256(f"{sponsor_id}\n{product_id}".encode()).hexdigest()[:24]
+    """The product's id on the show's log: derived from both ids, so products of two sponsors
+    (or a show file's own products, whose ids never look like this) cannot collide; a valid id."""
+    return "sp-" + hashlib.sha256(f"{sponsor_id}\n{product_id}".encode()).hexdigest()[:20]
 
 
 def booked_cue(
