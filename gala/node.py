@@ -20,6 +20,7 @@ from commerce.ports import PaymentProvider
 from commerce.sandbox_provider import SANDBOX, SandboxProvider
 from commerce.service import PurchaseService
 from gala.auth import Identity, TokenSigner
+from gala.booked_cues import product_key
 from gala.cue_effects import ShowCueEffects
 from gala.kernel.clock import Clock
 from gala.realtime import Realtime
@@ -35,7 +36,9 @@ from gala.stores.factory import StoreBundle, open_store
 from gala.tap_limiter import TapLimiter
 from redpackets.service import DropService
 from redpackets.show_drops import SHOW_FUNDER, funder_account
+from sponsors.model import APPROVED
 from sponsors.service import SponsorService
+from stage_control.model import LIVE
 from stage_control.service import ShowNotInstalled, StageService
 
 log = logging.getLogger(__name__)
@@ -90,7 +93,13 @@ class Node:
         )
         provider: PaymentProvider | None = sandbox
         sponsors = SponsorService(
-            store.sponsors, store.sponsors, store.ledger, clock, show_facts(shows)
+            store.sponsors,
+            store.sponsors,
+            store.ledger,
+            clock,
+            show_facts(shows),
+            # bound late: the node is built below, and edits come only once it serves
+            lambda sponsor_id, product_id: node.live_units(sponsor_id, product_id),
         )
         payments = PaymentService(
             purchases,
@@ -176,6 +185,29 @@ class Node:
         return await show_results(
             show_id, store.hub, store.results, store.sales, store.drops, store.ledger
         )
+
+    async def live_units(self, sponsor_id: str, product_id: str) -> int | None:
+        """None when the product is in no approved reveal of a live show; else the units of it
+        sold or held in those shows (what an edit of its stock must not go below)."""
+        committed: int | None = None
+        key = product_key(sponsor_id, product_id)
+        for show in self.shows.all():
+            if (await self.stage.state(show.id)).phase != LIVE:
+                continue
+            bookings = await self.sponsors.show_bookings(show.id)
+            if not any(
+                (b.state, b.sponsor_id, b.product_id) == (APPROVED, sponsor_id, product_id)
+                for b in bookings
+            ):
+                continue
+            committed = committed or 0
+            channel = self.runtime(show.id).channel
+            sale = channel.snapshot.sales.sales.get(key) if channel.ready.is_set() else None
+            if sale is not None:
+                await self.purchases.sync_sale(sale)
+                counts = await self.purchases.counts(sale["sale_id"])
+                committed += counts.sold + counts.held
+        return committed
 
     async def refresh_run_of_show(self, show_id: str) -> None:
         """Merge the show's approved bookings into its run of show now, and show the consoles."""

@@ -96,6 +96,12 @@ class BookingNotPending(Conflict):
     code = "booking_not_pending"
 
 
+class ProductLocked(Conflict):
+    """An edit that would break an approved reveal of a live show."""
+
+    code = "product_locked"
+
+
 # --- products ---------------------------------------------------------------------------------
 
 
@@ -152,6 +158,18 @@ def edit_product(current: Product, changes: Mapping[str, Any]) -> Product:
         raise BadProduct("a product's id cannot change")
     merged = {**current.as_wire(), **changes}
     return _product(current.sponsor_id, current.product_id, merged)
+
+
+def check_live_edit(before: Product, after: Product, committed_units: int) -> None:
+    """Once a show is live, a product in one of its approved reveals keeps its price (viewers
+    may have seen it on the card) and its stock cannot go below the units already sold or held
+    (`committed_units`)."""
+    if after.price_minor != before.price_minor:
+        raise ProductLocked("the price of a product in an approved reveal of a live show is fixed")
+    if after.stock < committed_units:
+        raise ProductLocked(
+            f"stock cannot go below the {committed_units} units already sold or held"
+        )
 
 
 def _only_fields(raw: Mapping[str, Any]) -> None:

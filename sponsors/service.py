@@ -8,7 +8,7 @@ exactly like ids that do not exist (`unknown_product`, `unknown_booking`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,14 +54,17 @@ class SponsorService:
         ledger: BudgetLedger,
         clock: Clock,
         show_facts: Callable[[str, str], ShowFacts],
+        live_units: Callable[[str, str], Awaitable[int | None]] | None = None,
     ) -> None:
         """`show_facts(sponsor_id, show_id)` describes a show the sponsor may book into, or
-        raises `model.UnknownShow`."""
+        raises `model.UnknownShow`. `live_units(sponsor_id, product_id)` is None when the
+        product is in no approved reveal of a live show, else the units sold or held of it."""
         self._products = products
         self._bookings = bookings
         self._ledger = ledger
         self._clock = clock
         self._show_facts = show_facts
+        self._live_units = live_units
 
     # --- products ---
 
@@ -73,7 +76,13 @@ class SponsorService:
     async def edit_product(
         self, sponsor_id: str, product_id: str, changes: Mapping[str, Any]
     ) -> Product:
-        product = model.edit_product(await self.product(sponsor_id, product_id), changes)
+        before = await self.product(sponsor_id, product_id)
+        product = model.edit_product(before, changes)
+        committed = (
+            None if self._live_units is None else await self._live_units(sponsor_id, product_id)
+        )
+        if committed is not None:
+            model.check_live_edit(before, product, committed)
         await self._products.replace_product(product)
         return product
 

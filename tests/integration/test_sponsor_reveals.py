@@ -42,7 +42,7 @@ async def sponsor_api(server: RunningServer, http: aiohttp.ClientSession) -> Any
     ) as resp:
         token = (await resp.json())["data"]["token"]
 
-    async def call(method: str, path: str, body: Any = None) -> dict[str, Any]:
+    async def call(method: str, path: str, body: Any = None, ok: bool = True) -> dict[str, Any]:
         async with http.request(
             method,
             f"{server.base_url}/api/sponsor{path}",
@@ -50,7 +50,7 @@ async def sponsor_api(server: RunningServer, http: aiohttp.ClientSession) -> Any
             headers={"Authorization": f"Bearer {token}"},
         ) as resp:
             answer: dict[str, Any] = await resp.json()
-            assert answer["ok"], (path, answer)
+            assert answer["ok"] is ok, (path, answer)
             return answer
 
     return call
@@ -165,6 +165,11 @@ async def test_a_booked_reveal_runs_and_the_sponsor_sees_exactly_its_orders_and_
             3,
             given,
         )
+        # the show is live and the reveal approved: its price is fixed, its stock >= sold
+        for change in ({"price_minor": 9_000}, {"stock": 2}):
+            refused = await sponsor("PATCH", "/products/x5", change, ok=False)
+            assert refused["error"]["code"] == "product_locked", refused
+        assert (await sponsor("PATCH", "/products/x5", {"stock": 3}))["data"]["stock"] == 3
         mine = await sponsor("GET", "/bookings")
         states = {b["id"]: (b["state"], b.get("reason")) for b in mine["data"]}
         assert states[approved["id"]][0] == "approved"

@@ -3,6 +3,8 @@ reveal the sponsor's product card, open its sale at the booked price and launch 
 
 from __future__ import annotations
 
+import pytest
+
 from commerce.show_sales import OpenSale
 from gala.booked_cues import booked_cue, merged_sheet, product_key
 from gala.kernel.ids import is_valid_id
@@ -76,3 +78,13 @@ def test_a_product_key_is_unique_per_sponsor_and_always_a_valid_id() -> None:
     keys = {product_key(s, p) for s, p in [("acme", "x5-y"), ("acme-x5", "y"), ("a" * 64, "b")]}
     assert len(keys) == 3
     assert all(is_valid_id(key) for key in keys)
+
+
+def test_a_live_reveals_product_keeps_its_price_and_its_stock_covers_what_is_sold() -> None:
+    from sponsors.model import ProductLocked, check_live_edit, edit_product
+
+    check_live_edit(PHONE, edit_product(PHONE, {"stock": 7, "name": {"en": "X5 Pro"}}), 7)
+    with pytest.raises(ProductLocked):
+        check_live_edit(PHONE, edit_product(PHONE, {"price_minor": 9_999}), 0)
+    with pytest.raises(ProductLocked):
+        check_live_edit(PHONE, edit_product(PHONE, {"stock": 6}), 7)
