@@ -125,11 +125,13 @@ def compile_results(
         product_id = product_reveal(event)
         if product_id is not None:
             record = recorded.get((event.epoch, event.seq))
-            sponsor = event.data["overlay"].get("product", {}).get("sponsor", {})
+            card = event.data["overlay"].get("product", {})
+            sponsor = card.get("sponsor", {})
             row: dict[str, Any] = {
                 "seq": event.seq,
                 "at_ms": event.program_time_ms,
                 "product_id": product_id,
+                "name": card.get("name", {}),
                 "sponsor_id": sponsor.get("id"),
                 "viewers_online": record.viewers_online if record else None,
                 "displayed": record.displayed if record else 0,

@@ -79,4 +79,14 @@ async def test_a_reveal_booked_in_the_portal_is_approved_in_the_console(
 
     await portal.reload()
     await portal.wait_for_selector("#bookings td.state-approved")
+
+    # the approved reveal is now a cue after c01: GO twice fires it, and the portal's live
+    # results show the reveal of the sponsor's product
+    await console.wait_for_selector("#cues >> text=Sponsor reveal")
+    await console.click("#go")
+    await console.wait_for_function(
+        "document.querySelector('#standby').textContent.includes('Sponsor reveal')"
+    )
+    await console.click("#go")
+    await portal.wait_for_selector("#results-reveals tbody tr >> text=Acme X5 en", timeout=30_000)
     assert errors == []

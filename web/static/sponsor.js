@@ -152,9 +152,55 @@
       .catch(function (e) { say(e.message, true); });
   });
 
+  /* Results of the chosen show: the sponsor's own reveals and drops, polled every 2 s. */
+  function money(minor, show) {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency: show.currency })
+      .format(minor / Math.pow(10, show.currency_exponent));
+  }
+  function renderResults(results, show) {
+    var body = document.querySelector("#results-reveals tbody");
+    body.replaceChildren();
+    results.reveals.forEach(function (r) {
+      var tr = document.createElement("tr");
+      var name = r.name ? (r.name[defaultLocale()] || r.name.en || r.product_id) : r.product_id;
+      [name, r.viewers_online === null ? "–" : r.viewers_online, r.displayed, r.taps,
+       r.orders, r.units, money(r.gmv_minor, show),
+       r.conversion === null ? "–" : (r.conversion * 100).toFixed(1) + " %"].forEach(function (v) { cell(tr, String(v)); });
+      body.appendChild(tr);
+    });
+    var drops = document.querySelector("#results-drops tbody");
+    drops.replaceChildren();
+    results.drops.forEach(function (d) {
+      var tr = document.createElement("tr");
+      [d.name, d.status, d.grabbed + " / " + d.envelopes, money(d.given_minor, show),
+       money(d.refunded_minor, show)].forEach(function (v) { cell(tr, String(v)); });
+      drops.appendChild(tr);
+    });
+  }
+  function pollResults() {
+    var show = shows.filter(function (s) { return s.id === $("results-show").value; })[0];
+    if (!show) return;
+    $("results-csv").href = "/api/sponsor/shows/" + show.id + "/results.csv";
+    api("GET", "/shows/" + show.id + "/results").then(function (r) { renderResults(r, show); })
+      .catch(function () { /* the next poll tries again */ });
+  }
+  $("results-show").addEventListener("change", pollResults);
+  $("results-csv").addEventListener("click", function (event) {
+    /* the CSV needs the page's token, so it is fetched and saved from here */
+    event.preventDefault();
+    fetch($("results-csv").href, { headers: { "Authorization": "Bearer " + config.token } })
+      .then(function (resp) { return resp.blob(); })
+      .then(function (blob) {
+        var a = document.createElement("a");
+        a.href = URL.createObjectURL(blob); a.download = "results.csv"; a.click();
+      });
+  });
+  setInterval(pollResults, 2000);
+
   api("GET", "/me").then(function (me) {
     shows = me.shows;
-    shows.forEach(function (s) { option($("booking-show"), s.id, s.title); });
+    shows.forEach(function (s) { option($("booking-show"), s.id, s.title); option($("results-show"), s.id, s.title); });
+    pollResults();
     renderCues(); renderNames(null);
     return refresh();
   }).catch(function (e) { say(e.message, true); });
