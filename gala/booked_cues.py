@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from commerce.show_sales import DEFAULT_HOLD_MS, OpenSale
 from overlays.model import ShowOverlay
@@ -107,6 +109,17 @@ def merged_sheet(cues: Sequence[Cue], booked: Sequence[BookedCue]) -> tuple[Cue,
     timed = sorted((b for b in booked if b.at is not None), key=lambda b: str(b.at))
     merged.extend(b.cue for b in timed)
     return tuple(merged)
+
+
+def next_time_of_day_ms(at: str, timezone: str, now_ms: int) -> int:
+    """The next moment (ms) the show's clock reads `at` ("HH:MM"), from `now_ms` on."""
+    zone = ZoneInfo(timezone)
+    now = datetime.fromtimestamp(now_ms / 1000, tz=zone)
+    hours, minutes = (int(part) for part in at.split(":"))
+    moment = now.replace(hour=hours, minute=minutes, second=0, microsecond=0)
+    if moment.timestamp() * 1000 < now_ms:
+        moment = (moment + timedelta(days=1)).replace(hour=hours, minute=minutes)
+    return int(moment.timestamp() * 1000)
 
 
 def sponsor_names(sponsors: Mapping[str, Mapping[str, str]]) -> dict[str, str]:

@@ -34,6 +34,7 @@ CLIENT_MESSAGES: dict[tuple[str, str], tuple[str, ...]] = {
     ("/producer", "audit"): ("producer",),
     ("/producer", "time"): ("producer",),
     ("/producer", "drop:launch"): ("producer",),
+    ("/producer", "auto"): ("producer",),
     ("/producer", "bookings:list"): ("producer",),
     ("/producer", "booking:approve"): ("producer",),
     ("/producer", "booking:reject"): ("producer",),

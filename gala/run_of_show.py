@@ -5,7 +5,7 @@ once, so a GO on any node fires the same sheet within a second of an approval.""
 
 from __future__ import annotations
 
-from gala.booked_cues import BookedCue, booked_cue, sponsor_names
+from gala.booked_cues import BookedCue, booked_cue, next_time_of_day_ms, sponsor_names
 from gala.shows import ShowRegistry
 from sponsors.model import APPROVED
 from sponsors.service import SponsorService
@@ -37,6 +37,15 @@ class RunOfShow:
             sponsor = names.get(booking.sponsor_id, booking.sponsor_id)
             booked.append(booked_cue(booking, product, sponsor, show.currency, number))
         return self._shows.set_booked(show_id, booked)
+
+    def clock_schedule(self, show_id: str, now_ms: int) -> tuple[tuple[str, int], ...]:
+        """When automatic mode runs each booked time-of-day cue: the next time the show's clock
+        reads its time (so a slot armed after its time waits for the next day)."""
+        zone = self._shows.base(show_id).timezone
+        return tuple(
+            (cue_id, next_time_of_day_ms(at, zone, now_ms))
+            for cue_id, at in self._shows.timed_cues(show_id)
+        )
 
     def cue_list(self, show_id: str) -> list[dict[str, object]]:
         return self._shows.get(show_id).cue_list()

@@ -34,6 +34,7 @@ from redpackets.figures import DropFigures, still_reported
 from redpackets.model import DropUnfunded
 from redpackets.service import DropService
 from redpackets.show_drops import terms_of as drop_terms_of
+from stage_control.model import TIME_OF_DAY, StageState
 from stage_control.ports import StageStore
 from stage_control.service import StageService
 
@@ -112,6 +113,11 @@ class ShowRuntime:
             await asyncio.wait(pending, timeout=0.25)
         log.warning("show %s: background tasks did not stop", self.show_id)
 
+    async def arm_clock(self, actor: str, armed: bool) -> StageState:
+        """Automatic mode on or off, with the booked time-of-day cues' schedule as it is now."""
+        schedule = self._run_of_show.clock_schedule(self.show_id, self._clock.now_ms())
+        return await self._stage.arm_clock(self.show_id, actor, armed, schedule)
+
     async def console_state(self) -> dict[str, Any]:
         state = await self._stage.state(self.show_id)
         return {
@@ -125,6 +131,9 @@ class ShowRuntime:
         """Merge the approved bookings into the run of show; push it to the consoles when it
         changed."""
         if await self._run_of_show.refresh(self.show_id):
+            state = await self._stage.state(self.show_id)
+            if any(timer.reason == TIME_OF_DAY for timer in state.timers):
+                await self.arm_clock("bookings", armed=True)  # take in the new booking
             await self._realtime.broadcast(
                 PRODUCER_NS, console_room(self.show_id), "console:state", await self.console_state()
             )

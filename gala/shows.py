@@ -46,6 +46,10 @@ class ShowRegistry:
         self._merged[show_id] = replace(base, cues=merged_sheet(base.cues, cues))
         return True
 
+    def timed_cues(self, show_id: str) -> list[tuple[str, str]]:
+        """(cue id, "HH:MM") of the show's booked cues that have a time of day."""
+        return [(b.cue.id, b.at) for b in self._booked.get(show_id, ()) if b.at is not None]
+
     def base(self, show_id: object) -> ShowDefinition:
         """The show as its file defines it, without booked cues."""
         show = self._shows.get(show_id) if isinstance(show_id, str) else None

@@ -82,6 +82,7 @@ class SocketHandlers:
         on(PRODUCER_NS, "reset", self.reset)
         on(PRODUCER_NS, "audit", self.audit)
         on(PRODUCER_NS, "drop:launch", self.launch_drop)
+        on(PRODUCER_NS, "auto", self.auto)
 
     # --- viewers ---------------------------------------------------------------------------
 
@@ -236,6 +237,16 @@ class SocketHandlers:
         show_id = self._show_id(body)
         limit = int_field(body, "limit", 1, 1000, default=200)
         return {"entries": await self._runtimes(show_id).audit(limit)}
+
+    async def auto(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        """Arm or disarm automatic mode: booked time-of-day cues fire at their time."""
+        body = payload_dict(payload)
+        show_id = self._show_id(body)
+        armed = body.get("armed")
+        if not isinstance(armed, bool):
+            raise BadField("armed must be true or false")
+        state = await self._runtimes(show_id).arm_clock(conn.identity.subject, armed)
+        return state.as_wire()
 
     async def _check_drop_funds(self, show_id: str) -> None:
         """Refuse a GO whose cue would launch a drop its funder cannot cover (a timer-fired

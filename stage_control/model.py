@@ -36,6 +36,10 @@ class ShowLive(Conflict):
     code = "show_live"
 
 
+class ShowNotLive(Conflict):
+    code = "show_not_live"
+
+
 class StandbyChanged(Conflict):
     code = "standby_changed"
 
@@ -159,7 +163,19 @@ class Tick:
     """Execute every timer that is due."""
 
 
-Command = Go | SetStandby | Back | Panic | EndShow | Reset | Tick
+@dataclass(frozen=True, slots=True)
+class ArmClock:
+    """Automatic mode: when `armed`, run each `(cue id, due ms)` of `schedule` (the cues booked
+    at a time of day) at its time, as a timer; disarmed, drop those timers. A GO of such a cue
+    first replaces its timer (it runs once), and PANIC stops them like every timer."""
+
+    armed: bool
+    schedule: tuple[tuple[str, int], ...] = ()
+
+
+Command = Go | SetStandby | Back | Panic | EndShow | Reset | Tick | ArmClock
+
+TIME_OF_DAY = "time_of_day"
 
 # --- outcomes ----------------------------------------------------------------------------------
 
@@ -210,6 +226,8 @@ def decide(sheet: Sequence[Cue], state: StageState, command: Command, now_ms: in
         raise ShowEnded("the show has ended; reset it to run it again")
     if isinstance(command, Go):
         return _go(sheet, state, command, now_ms)
+    if isinstance(command, ArmClock):
+        return _arm_clock(sheet, state, command, now_ms)
     if isinstance(command, SetStandby):
         _index_of(sheet, command.cue_id)
         return Decision(replace(state, standby_cue_id=command.cue_id))
@@ -241,6 +259,17 @@ def _go(sheet: Sequence[Cue], state: StageState, command: Go, now_ms: int) -> De
     return _run_due_timers(sheet, state, now_ms, tuple(outcomes))
 
 
+def _arm_clock(sheet: Sequence[Cue], state: StageState, command: ArmClock, now_ms: int) -> Decision:
+    if state.phase != LIVE:
+        raise ShowNotLive("automatic mode runs during the show: GO the first cue first")
+    state = replace(state, timers=tuple(t for t in state.timers if t.reason != TIME_OF_DAY))
+    if command.armed:
+        for cue_id, due_ms in command.schedule:
+            _index_of(sheet, cue_id)
+            state = _schedule(state, Timer(cue_id, due_ms, TIME_OF_DAY))
+    return _run_due_timers(sheet, state, now_ms, ())
+
+
 def _run_due_timers(
     sheet: Sequence[Cue], state: StageState, now_ms: int, outcomes: tuple[Outcome, ...]
 ) -> Decision:
@@ -257,6 +286,8 @@ def _run_due_timers(
         cue = sheet[index]
         done.append(CueExecuted(cue, timer.due_ms))
         state = replace(state, last_cue_id=cue.id)
+        if timer.reason == TIME_OF_DAY and state.standby_cue_id == cue.id:
+            state = replace(state, standby_cue_id=_cue_id_at(sheet, index + 1))
         follower_id = _cue_id_at(sheet, index + 1)
         if cue.auto_follow_ms is not None and follower_id is not None:
             follower = sheet[index + 1]

@@ -81,6 +81,13 @@ class StageService:
                 continue
         raise GalaError("the stage is too busy; try again", code="busy")
 
+    async def arm_clock(
+        self, show_id: str, actor: str, armed: bool, schedule: tuple[tuple[str, int], ...]
+    ) -> model.StageState:
+        """Automatic mode on (with the timed cues' schedule) or off; audited."""
+        detail = {"armed": armed, "cues": [cue_id for cue_id, _due in schedule]}
+        return await self._run(show_id, actor, "auto", model.ArmClock(armed, schedule), detail)
+
     async def tick(self, show_id: str) -> model.StageState:
         """Execute due timers. Audited only when a cue actually executed."""
         return await self._run(show_id, "timer", "timer", model.Tick(), {})

@@ -8,13 +8,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 
 from gala.auth import SPONSOR, hash_password
 from gala.booked_cues import product_key
+from gala.kernel.clock import ManualClock
 from gala.ports import Account
 from gala.settings import Settings
 from tests.support import LOCALES, RunningServer, Viewer, connect_viewer, running_server
@@ -175,4 +178,45 @@ async def test_a_booked_reveal_runs_and_the_sponsor_sees_exactly_its_orders_and_
         assert states[approved["id"]][0] == "approved"
         assert states[rejected["id"]] == ("rejected", "no slot")
         for client in (*viewers, producer):
+            await client.close()
+
+
+async def test_armed_automatic_mode_fires_a_time_of_day_reveal_at_its_time(
+    store_url: str, show_file: str
+) -> None:
+    zone = ZoneInfo("Asia/Shanghai")  # the test show's time zone
+    clock = ManualClock(int(datetime(2026, 11, 10, 21, 0, tzinfo=zone).timestamp() * 1000))
+    settings = Settings(store_url=store_url, show_files=(show_file,), demo_budget_minor=10_000)
+    async with running_server(settings, clock) as server, aiohttp.ClientSession() as http:
+        sponsor = await sponsor_api(server, http)
+        await sponsor("POST", "/products", PHONE)
+        booked = await sponsor(
+            "POST",
+            "/bookings",
+            {"show_id": SHOW, "product_id": "x5", "slot": {"at": "21:30"},
+             "sale_duration_ms": 600_000},
+        )  # fmt: skip
+        producer = await connect_viewer(server.base_url, await server.producer_token(), "/producer")
+        await producer_call(producer, "booking:approve", {"booking_id": booked["data"]["id"]})
+        refused = await producer.call("auto", {"show_id": SHOW, "armed": True}, "/producer")
+        assert refused["error"]["code"] == "show_not_live"
+        viewer = await connect_viewer(server.base_url, await server.viewer_token())
+        assert (await viewer.call("join", {"show_id": SHOW}))["ok"]
+        await producer_call(producer, "go", {"standby_cue_id": "c01"})
+        armed = await producer_call(producer, "auto", {"armed": True})
+        [timer] = [t for t in armed["timers"] if t["reason"] == "time_of_day"]
+        assert timer["due_ms"] == clock.now_ms() + 30 * 60_000
+        await viewer.wait_for_seq(2)
+        clock.advance(30 * 60_000 - 1)
+        await asyncio.sleep(2.5)  # a stage watcher's longest wait
+        assert all(e["type"] != "overlay.shown" or e["data"]["layer"] != "product_card"
+                   for e in viewer.events), "not a millisecond early"  # fmt: skip
+        clock.advance(1)
+        await viewer.wait_for_seq(4)
+        card = [e for e in viewer.events if e["type"] == "overlay.shown"][-1]
+        assert card["data"]["overlay"]["id"] == KEY
+        assert card["program_time_ms"] == timer["due_ms"]
+        stage = await server.node.stage.state(SHOW)
+        assert stage.standby_cue_id == "c02", "the manual sequence is untouched"
+        for client in (viewer, producer):
             await client.close()

@@ -88,3 +88,18 @@ def test_a_live_reveals_product_keeps_its_price_and_its_stock_covers_what_is_sol
         check_live_edit(PHONE, edit_product(PHONE, {"price_minor": 9_999}), 0)
     with pytest.raises(ProductLocked):
         check_live_edit(PHONE, edit_product(PHONE, {"stock": 6}), 7)
+
+
+def test_the_next_time_of_day_is_today_or_tomorrow_in_the_shows_time_zone() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from gala.booked_cues import next_time_of_day_ms
+
+    zone = ZoneInfo("Asia/Shanghai")
+    now = int(datetime(2026, 11, 10, 23, 30, tzinfo=zone).timestamp() * 1000)
+    midnight = next_time_of_day_ms("00:00", "Asia/Shanghai", now)
+    assert midnight == int(datetime(2026, 11, 11, 0, 0, tzinfo=zone).timestamp() * 1000)
+    soon = next_time_of_day_ms("23:45", "Asia/Shanghai", now)
+    assert soon == now + 15 * 60_000
+    assert next_time_of_day_ms("23:30", "Asia/Shanghai", now) == now

@@ -135,3 +135,36 @@ def test_state_round_trips_through_its_wire_form() -> None:
     state = m.decide(SHEET, m.initial_state(SHEET), m.Go("c1"), 0).state
     state = m.decide(SHEET, state, m.Go("c2"), 0).state
     assert m.StageState.from_wire(state.as_wire()) == state
+
+
+def test_automatic_mode_fires_timed_cues_at_their_time_without_moving_the_standby() -> None:
+    state = m.decide(SHEET, m.initial_state(SHEET), m.Go("c1"), 0).state
+    with pytest.raises(m.ShowNotLive):
+        m.decide(SHEET, m.initial_state(SHEET), m.ArmClock(True, (("c7", 500),)), 0)
+    armed = m.decide(SHEET, state, m.ArmClock(True, (("c7", 500), ("c6", 900))), 10).state
+    assert armed.next_due_ms() == 500
+    early = m.decide(SHEET, armed, m.Tick(), 499)
+    assert executed(early) == []
+    fired = m.decide(SHEET, armed, m.Tick(), 500)
+    assert executed(fired) == ["c7"] and fired.state.standby_cue_id == "c2"
+    disarmed = m.decide(SHEET, fired.state, m.ArmClock(False), 600).state
+    assert executed(m.decide(SHEET, disarmed, m.Tick(), 5_000)) == []
+
+
+def test_a_timed_cue_fired_by_go_first_does_not_fire_again_at_its_time() -> None:
+    state = m.decide(SHEET, m.initial_state(SHEET), m.Go("c1"), 0).state
+    state = m.decide(SHEET, state, m.ArmClock(True, (("c4", 10_000),)), 1).state
+    state = m.decide(SHEET, state, m.SetStandby("c4"), 2).state
+    by_hand = m.decide(SHEET, state, m.Go("c4"), 3)
+    assert executed(by_hand) == ["c4"] and by_hand.state.standby_cue_id == "c5"
+    assert executed(m.decide(SHEET, by_hand.state, m.Tick(), 20_000)) == []
+
+
+def test_a_timed_cue_on_standby_moves_the_standby_on_when_the_clock_fires_it() -> None:
+    state = m.decide(SHEET, m.initial_state(SHEET), m.Go("c1"), 0).state
+    state = m.decide(SHEET, state, m.SetStandby("c4"), 1).state
+    state = m.decide(SHEET, state, m.ArmClock(True, (("c4", 100),)), 2).state
+    fired = m.decide(SHEET, state, m.Tick(), 100)
+    assert executed(fired) == ["c4"] and fired.state.standby_cue_id == "c5"
+    panicked = m.decide(SHEET, m.decide(SHEET, state, m.Panic(), 50).state, m.Tick(), 100)
+    assert executed(panicked) == [], "PANIC stops the clock too"

@@ -213,6 +213,11 @@
     command("go", { standby_cue_id: stage.standby_cue_id });
   }
 
+  function renderAuto() {
+    var armed = !!stage && stage.timers.some(function (t) { return t.reason === "time_of_day"; });
+    $("auto").setAttribute("aria-pressed", armed ? "true" : "false");
+    $("auto").textContent = armed ? "Auto: armed" : "Auto: off";
+  }
   function applyState(data) {
     if (data.cues && JSON.stringify(data.cues) !== JSON.stringify(cues)) {
       cues = data.cues;   /* the run of show changed: an approved reveal booking joined it */
@@ -235,6 +240,7 @@
     var row = document.querySelector("#cues tr.standby");
     if (row && row.scrollIntoView) row.scrollIntoView({ block: "nearest" });
     if (data.audit) renderAudit(data.audit);
+    renderAuto();
   }
 
   function applyPresence(p) {
@@ -293,6 +299,9 @@
   $("drop-form").addEventListener("submit", launchDrop);
   $("back").addEventListener("click", function () { command("back"); });
   $("panic").addEventListener("click", function () { command("panic"); });
+  $("auto").addEventListener("click", function () {
+    command("auto", { armed: $("auto").getAttribute("aria-pressed") !== "true" });
+  });
   $("end").addEventListener("click", function () { if (confirm("End the show?")) command("end"); });
   $("reset").addEventListener("click", function () { if (confirm("Reset the show to pre-show with a fresh log?")) command("reset"); });
   document.addEventListener("keydown", function (e) {
