@@ -130,7 +130,7 @@ class Node:
         )
         if settings.demo_budget_minor:
             await node.fund_demo_budgets()
-        run_of_show = RunOfShow(shows, sponsors)
+        run_of_show = RunOfShow(shows, sponsors, store.run_of_show, stage)
         for show in shows.all():
             runtime = ShowRuntime(
                 show.id,

@@ -89,3 +89,14 @@ class Presence(Protocol):
 
 
 PRESENCE_FRESH_MS = 5_000
+
+
+class EditedRunOfShow(Protocol):
+    async def edited_cues(self, show_id: str) -> tuple[int, str | None]:
+        """(version, the show's edited cue tables as JSON, or None while never edited)."""
+        ...
+
+    async def save_cues(self, show_id: str, expected_version: int, cues_json: str) -> bool:
+        """Atomically: if the stored version is still `expected_version`, store the cue tables
+        as version + 1 and return True; else change nothing and return False."""
+        ...

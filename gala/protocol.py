@@ -35,6 +35,7 @@ CLIENT_MESSAGES: dict[tuple[str, str], tuple[str, ...]] = {
     ("/producer", "time"): ("producer",),
     ("/producer", "drop:launch"): ("producer",),
     ("/producer", "auto"): ("producer",),
+    ("/producer", "cue:edit"): ("producer",),
     ("/producer", "bookings:list"): ("producer",),
     ("/producer", "booking:approve"): ("producer",),
     ("/producer", "booking:reject"): ("producer",),

@@ -113,6 +113,12 @@ class ShowRuntime:
             await asyncio.wait(pending, timeout=0.25)
         log.warning("show %s: background tasks did not stop", self.show_id)
 
+    async def edit_run_of_show(self, actor: str, raw: Any) -> dict[str, Any]:
+        """A producer's edit of the run of show; the consoles get the new cue list at once."""
+        await self._run_of_show.edit(self.show_id, actor, raw)
+        await self.refresh_run_of_show()
+        return {"cues": self._run_of_show.cue_list(self.show_id)}
+
     async def arm_clock(self, actor: str, armed: bool) -> StageState:
         """Automatic mode on or off, with the booked time-of-day cues' schedule as it is now."""
         schedule = self._run_of_show.clock_schedule(self.show_id, self._clock.now_ms())

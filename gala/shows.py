@@ -20,6 +20,7 @@ class ShowRegistry:
         self._shows: dict[str, ShowDefinition] = {}
         self._booked: dict[str, tuple[BookedCue, ...]] = {}
         self._merged: dict[str, ShowDefinition] = {}
+        self._edited: dict[str, tuple[int, ShowDefinition]] = {}
 
     async def install_files(
         self, paths: Iterable[str], documents: ShowDocuments, stage: StageStore
@@ -34,7 +35,23 @@ class ShowRegistry:
     async def load(self, documents: ShowDocuments) -> None:
         stored = await documents.show_documents()
         self._shows = {show_id: parse_show_document(doc) for show_id, doc in stored.items()}
-        self._booked, self._merged = {}, {}
+        self._booked, self._merged, self._edited = {}, {}, {}
+
+    def file_definition(self, show_id: str) -> ShowDefinition:
+        """The show exactly as its file defines it (no edits, no booked cues)."""
+        show = self._shows.get(show_id)
+        if show is None:
+            raise ShowNotInstalled(f"no show {show_id!r}")
+        return show
+
+    def edited_version(self, show_id: str) -> int:
+        return self._edited[show_id][0] if show_id in self._edited else 0
+
+    def set_edited(self, show_id: str, version: int, definition: ShowDefinition) -> None:
+        """The show with the producers' edits of its run of show (booked cues merged again)."""
+        self._edited[show_id] = (version, definition)
+        booked = self._booked.get(show_id, ())
+        self._merged[show_id] = replace(definition, cues=merged_sheet(definition.cues, booked))
 
     def set_booked(self, show_id: str, booked: Iterable[BookedCue]) -> bool:
         """Merge these booked cues into the show's run of show; True when it changed."""
@@ -51,7 +68,9 @@ class ShowRegistry:
         return [(b.cue.id, b.at) for b in self._booked.get(show_id, ()) if b.at is not None]
 
     def base(self, show_id: object) -> ShowDefinition:
-        """The show as its file defines it, without booked cues."""
+        """The show as its file and the producers' edits define it, without booked cues."""
+        if isinstance(show_id, str) and show_id in self._edited:
+            return self._edited[show_id][1]
         show = self._shows.get(show_id) if isinstance(show_id, str) else None
         if show is None:
             raise ShowNotInstalled(f"no show {show_id!r}")

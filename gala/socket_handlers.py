@@ -83,6 +83,7 @@ class SocketHandlers:
         on(PRODUCER_NS, "audit", self.audit)
         on(PRODUCER_NS, "drop:launch", self.launch_drop)
         on(PRODUCER_NS, "auto", self.auto)
+        on(PRODUCER_NS, "cue:edit", self.edit_cue)
 
     # --- viewers ---------------------------------------------------------------------------
 
@@ -247,6 +248,12 @@ class SocketHandlers:
             raise BadField("armed must be true or false")
         state = await self._runtimes(show_id).arm_clock(conn.identity.subject, armed)
         return state.as_wire()
+
+    async def edit_cue(self, conn: Connection, payload: Any) -> dict[str, Any]:
+        """Add, remove, move or edit a cue of the run of show (docs/protocol.md, `cue:edit`)."""
+        body = payload_dict(payload)
+        show_id = self._show_id(body)
+        return await self._runtimes(show_id).edit_run_of_show(conn.identity.subject, body)
 
     async def _check_drop_funds(self, show_id: str) -> None:
         """Refuse a GO whose cue would launch a drop its funder cannot cover (a timer-fired

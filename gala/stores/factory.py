@@ -32,11 +32,14 @@ from stage_control.sqlite_store import SqliteStageStore
 
 from .redis_hub import RedisHubStore
 from .redis_results import RedisResultsStore
+from .redis_run_of_show import RedisRunOfShowStore
 from .sqlite_db import SqliteDatabase
 from .sqlite_hub import SCHEMA as HUB_SCHEMA
 from .sqlite_hub import SqliteHubStore
 from .sqlite_results import SCHEMA as RESULTS_SCHEMA
 from .sqlite_results import SqliteResultsStore
+from .sqlite_run_of_show import SCHEMA as RUN_OF_SHOW_SCHEMA
+from .sqlite_run_of_show import SqliteRunOfShowStore
 
 
 @dataclass(slots=True)
@@ -49,6 +52,7 @@ class StoreBundle:
     drops: SqliteDropStore | RedisDropStore
     payments: SqlitePaymentStore | RedisPaymentStore
     results: SqliteResultsStore | RedisResultsStore
+    run_of_show: SqliteRunOfShowStore | RedisRunOfShowStore
     sponsors: SqliteSponsorStore | RedisSponsorStore
     close: Callable[[], Awaitable[None]]
 
@@ -64,6 +68,7 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
             + DROP_SCHEMA
             + PAYMENT_SCHEMA
             + RESULTS_SCHEMA
+            + RUN_OF_SHOW_SCHEMA
             + SPONSOR_SCHEMA,
         )
         await db.open()
@@ -76,6 +81,7 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
             SqliteDropStore(db),
             SqlitePaymentStore(db),
             SqliteResultsStore(db),
+            SqliteRunOfShowStore(db),
             SqliteSponsorStore(db),
             db.close,
         )
@@ -100,6 +106,7 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
         RedisDropStore(client, redis_prefix),
         RedisPaymentStore(client, redis_prefix),
         RedisResultsStore(client, redis_prefix),
+        RedisRunOfShowStore(client, redis_prefix),
         RedisSponsorStore(client, redis_prefix),
         close,
     )

@@ -90,3 +90,28 @@ async def test_a_reveal_booked_in_the_portal_is_approved_in_the_console(
     await console.click("#go")
     await portal.wait_for_selector("#results-reveals tbody tr >> text=Acme X5 en", timeout=30_000)
     assert errors == []
+
+
+async def test_a_producer_adds_a_cue_in_the_console_and_goes_through_it(
+    browser: Any, sqlite_server: RunningServer
+) -> None:
+    base = sqlite_server.base_url
+    console = await (await browser.new_context()).new_page()
+    errors: list[str] = []
+    console.on("pageerror", lambda error: errors.append(str(error)))
+    await log_in(console, base, "/console", "ann", "stage-door-42")
+    await console.wait_for_selector("#cues tbody tr")
+    await console.fill("#edit-after", "c01")
+    await console.click("#edit-form button[type=submit]")  # the form's sample cue: a banner
+    await console.wait_for_selector("#cues >> text=Extra banner")
+    assert await console.locator("#edit-message").inner_text() == "add: done"
+    await console.click("#go")
+    await console.wait_for_function(
+        "document.querySelector('#standby').textContent.includes('Extra banner')"
+    )
+    await console.select_option("#edit-kind", "remove")
+    await console.fill("#edit-cue", "extra-1")
+    await console.click("#edit-form button[type=submit]")
+    await console.wait_for_selector("#edit-message.error")
+    assert "cue_in_use" in await console.locator("#edit-message").inner_text()
+    assert errors == []

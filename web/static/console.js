@@ -295,6 +295,23 @@
     });
   }
 
+  /* Edits of the run of show: the server validates them like a show file and pushes the new cue
+     list to every console (console:state). */
+  $("edit-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var kind = $("edit-kind").value, payload = { kind: kind };
+    if (kind !== "add") payload.cue_id = $("edit-cue").value;
+    if (kind === "add" || kind === "move") payload.after_cue = $("edit-after").value || null;
+    if (kind === "add" || kind === "edit") {
+      try { payload.cue = JSON.parse($("edit-table").value); }
+      catch (err) { $("edit-message").textContent = "the cue is not valid JSON"; return; }
+    }
+    socket.emit("cue:edit", Object.assign({ show_id: show.id }, payload), function (ack) {
+      $("edit-message").textContent = ack.ok ? kind + ": done" : ack.error.code + ": " + ack.error.message;
+      $("edit-message").className = "message" + (ack.ok ? "" : " error");
+      if (ack.ok) { cues = ack.data.cues; renderCues(); if (stage) applyState({ stage: stage }); }
+    });
+  });
   $("go").addEventListener("click", go);
   $("drop-form").addEventListener("submit", launchDrop);
   $("back").addEventListener("click", function () { command("back"); });
