@@ -128,6 +128,9 @@ async def test_a_booked_reveal_runs_and_the_sponsor_sees_exactly_its_orders_and_
         assert stage.standby_cue_id == sheet[1], "the booked reveal is next"
         await viewers[0].wait_for_seq(2)
         assert "Acme X5" not in json.dumps(viewers[0].events), "secret until its cue fires"
+        for path in ("/", f"/watch/{SHOW}", f"/api/shows/{SHOW}", f"/api/shows/{SHOW}/snapshot"):
+            async with http.get(f"{server.base_url}{path}") as resp:
+                assert "Acme X5" not in await resp.text(), path
 
         await producer_call(producer, "go", {"standby_cue_id": sheet[1]})
         await asyncio.gather(*(v.wait_for_seq(5) for v in viewers))
