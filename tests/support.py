@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,9 @@ from aiohttp import web
 
 from gala import appkeys
 from gala.app import create_app
-from gala.auth import PRODUCER, hash_password
+from gala.auth import PRODUCER, SPONSOR, hash_password
 from gala.kernel.clock import Clock
+from gala.kernel.errors import GalaError
 from gala.node import Node
 from gala.ports import Account
 from gala.settings import Settings
@@ -336,7 +337,20 @@ class RunningServer:
     async def producer_token(
         self, username: str = "stage-manager", password: str = "correct horse battery"
     ) -> str:
-        await self.node.store.hub.put_account(Account(username, hash_password(password), PRODUCER))
+        return await self.account_token(
+            Account(username, hash_password(password), PRODUCER), password
+        )
+
+    async def sponsor_token(
+        self, username: str, sponsor_id: str, password: str = "correct horse battery"
+    ) -> str:
+        account = Account(username, hash_password(password), SPONSOR, sponsor_id)
+        return await self.account_token(account, password)
+
+    async def account_token(self, account: Account, password: str) -> str:
+        """Store the account, log it in over HTTP, return its token."""
+        await self.node.store.hub.put_account(account)
+        username = account.username
         async with (
             aiohttp.ClientSession() as http,
             http.post(
@@ -471,3 +485,12 @@ async def producer_client(
         yield client
     finally:
         await client.disconnect()
+
+
+async def code_of(call: Awaitable[Any]) -> str:
+    """The refusal code a call raises, or "ok"."""
+    try:
+        await call
+    except GalaError as refused:
+        return refused.code
+    return "ok"

@@ -16,6 +16,7 @@ from gala.kernel.ledger import account
 from gala.stores.factory import StoreBundle, open_store
 from redpackets import model as rp
 from redpackets.service import DropService, credit_transfer, escrow_of, fund_transfer
+from tests.support import code_of
 
 FUNDER = account("sponsor_budget", "aurora")
 TERMS = rp.DropTerms(
@@ -32,14 +33,6 @@ async def store(store_url: str) -> AsyncIterator[StoreBundle]:
 
 def service(store: StoreBundle, clock: ManualClock, seed: int = 1) -> DropService:
     return DropService(store.drops, store.ledger, clock, random.Random(seed))
-
-
-async def code_of(call: object) -> str:
-    try:
-        await call  # type: ignore[misc]
-    except GalaError as refused:
-        return refused.code
-    return "ok"
 
 
 async def funded_service(

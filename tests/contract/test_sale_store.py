@@ -13,6 +13,7 @@ import pytest
 from commerce import sale as sl
 from gala.kernel.errors import GalaError
 from gala.stores.factory import StoreBundle, open_store
+from tests.support import code_of
 
 TERMS = sl.SaleTerms(
     "flash-1",
@@ -37,14 +38,6 @@ async def open_flash(store: StoreBundle, terms: sl.SaleTerms = TERMS) -> None:
     assert await store.sales.create_sale(terms)
     assert not await store.sales.create_sale(terms), "creating twice changes nothing"
     await store.sales.set_sale_status(terms.sale_id, sl.OPEN)
-
-
-async def code_of(call: object) -> str:
-    try:
-        await call  # type: ignore[misc]
-    except GalaError as refused:
-        return refused.code
-    return "ok"
 
 
 async def test_window_and_status_are_enforced_by_the_given_server_time(store: StoreBundle) -> None:

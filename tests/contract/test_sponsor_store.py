@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from gala.kernel.clock import ManualClock
-from gala.kernel.errors import GalaError
 from gala.kernel.ledger import Transfer, account
 from gala.stores.factory import StoreBundle, open_store
 from sponsors.model import ShowFacts, UnknownShow
 from sponsors.service import SponsorService, budget_account
+from tests.support import code_of
 
 SHOW = ShowFacts("gala", ("en",), frozenset({f"c{i:02d}" for i in range(1, 31)}))
 X5 = {"id": "x5", "name": {"en": "Aurora X5"}, "price_minor": 1000, "stock": 5}
@@ -49,14 +49,6 @@ async def deposit(store: StoreBundle, sponsor_id: str, amount: int) -> None:
             "budget deposit",
         )
     )
-
-
-async def code_of(call: Any) -> str:
-    try:
-        await call
-    except GalaError as refused:
-        return refused.code
-    return "ok"
 
 
 def reveal(cue: str = "c01", **more: Any) -> dict[str, Any]:

@@ -11,9 +11,9 @@ import pytest
 
 from commerce.service import PurchaseService
 from gala.kernel.clock import ManualClock
-from gala.kernel.errors import GalaError
 from gala.stores.factory import StoreBundle, open_store
 from tests.integration.test_commerce_audit import START_MS, opened_sale
+from tests.support import code_of
 
 
 class CountingSales:
@@ -36,14 +36,6 @@ async def store(store_url: str) -> AsyncIterator[StoreBundle]:
     bundle = await open_store(store_url)
     yield bundle
     await bundle.close()
-
-
-async def code_of(call: Any) -> str:
-    try:
-        await call
-    except GalaError as refused:
-        return refused.code
-    return "ok"
 
 
 async def test_a_node_that_saw_sold_out_answers_locally_until_stock_comes_back(

@@ -33,18 +33,7 @@ X5: dict[str, Any] = {
 
 
 async def sponsor_token(server: RunningServer, username: str, sponsor_id: str) -> str:
-    await server.node.store.hub.put_account(
-        Account(username, hash_password(PASSWORD), SPONSOR, sponsor_id)
-    )
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            f"{server.base_url}/api/login", json={"username": username, "password": PASSWORD}
-        ) as resp,
-    ):
-        body = await resp.json()
-    assert body["ok"] and body["data"]["sponsor_id"] == sponsor_id, body
-    return str(body["data"]["token"])
+    return await server.sponsor_token(username, sponsor_id, PASSWORD)
 
 
 class Api:

@@ -15,10 +15,8 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from gala.auth import SPONSOR, hash_password
 from gala.booked_cues import product_key
 from gala.kernel.clock import ManualClock
-from gala.ports import Account
 from gala.settings import Settings
 from tests.support import LOCALES, RunningServer, Viewer, connect_viewer, running_server
 
@@ -37,13 +35,7 @@ PHONE: dict[str, Any] = {
 
 
 async def sponsor_api(server: RunningServer, http: aiohttp.ClientSession) -> Any:
-    await server.node.store.hub.put_account(
-        Account("acme-brand", hash_password(PASSWORD), SPONSOR, "acme")
-    )
-    async with http.post(
-        f"{server.base_url}/api/login", json={"username": "acme-brand", "password": PASSWORD}
-    ) as resp:
-        token = (await resp.json())["data"]["token"]
+    token = await server.sponsor_token("acme-brand", "acme", PASSWORD)
 
     async def call(method: str, path: str, body: Any = None, ok: bool = True) -> dict[str, Any]:
         async with http.request(
