@@ -98,6 +98,8 @@
   }
   $("bookings-refresh").addEventListener("click", loadBookings);
   socket.on("connect", loadBookings);
+  /* new bookings come in over HTTP on any node: look again every 5 s while connected */
+  setInterval(function () { if (socket.connected) loadBookings(); }, 5000);
 
   /* Red envelopes: launch a drop (a new key per press), and each drop's live figures. A closed
      drop is reported once more and then left out of the figures: its last row stays. */
