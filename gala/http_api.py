@@ -178,11 +178,7 @@ async def sale_orders_csv(request: web.Request) -> web.StreamResponse:
                 order.expires_at_ms,
             ]
         )
-    return web.Response(
-        text=out.getvalue(),
-        content_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="orders-{sale_id}.csv"'},
-    )
+    return csv_response(out.getvalue(), f"orders-{sale_id}")
 
 
 async def results_json(request: web.Request) -> web.Response:

@@ -9,7 +9,6 @@ errors into acks.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -276,8 +275,7 @@ class SocketHandlers:
         launch = show_drops.parse_launch(body, frozenset(show.sponsors))
         runtime = self._runtimes(show.id)
         await runtime.channel.ready.wait()
-        digest = hashlib.sha256(f"{show.id}\nconsole\n{key}".encode()).hexdigest()[:20]
-        drop_id = f"d-{digest}"
+        drop_id = show_drops.drop_id_for(show.id, "console", key)
         announced = runtime.channel.snapshot.drops.drops.get(drop_id)
         if announced is not None:
             return {"drop": dict(announced)}

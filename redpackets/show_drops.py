@@ -80,9 +80,10 @@ def parse_launch(raw: Mapping[str, Any], sponsors: frozenset[str]) -> LaunchDrop
     return LaunchDrop(str(name), str(funder), **numbers)
 
 
-def drop_id_for(show_id: str, name: str, launched_at_ms: int) -> str:
-    """One id per launch; short enough for every id field and account name."""
-    digest = hashlib.sha256(f"{show_id}\n{name}\n{launched_at_ms}".encode()).hexdigest()[:20]
+def drop_id_for(show_id: str, name: str, launch: int | str) -> str:
+    """One id per launch (a cue's: its name and time; the console's: its key); short enough
+    for every id field and account name."""
+    digest = hashlib.sha256(f"{show_id}\n{name}\n{launch}".encode()).hexdigest()[:20]
     return f"d-{digest}"
 
 

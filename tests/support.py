@@ -410,6 +410,15 @@ class Viewer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.arrived.wait(), left)
 
+    async def wait_for_event(self, event_type: str, timeout: float = 10) -> dict[str, Any]:
+        """The data of the first `event_type` event this viewer received (waiting for it)."""
+        for _ in range(int(timeout / 0.02)):
+            for event in self.events:
+                if event["type"] == event_type:
+                    return dict(event["data"])
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no {event_type} event")
+
     def seqs(self) -> list[int]:
         return [event["seq"] for event in self.events]
 

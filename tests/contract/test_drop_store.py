@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 
 import pytest
 
 from gala.kernel.clock import ManualClock
 from gala.kernel.errors import GalaError
 from gala.kernel.ledger import account
-from gala.stores.factory import StoreBundle, open_store
+from gala.stores.factory import StoreBundle
 from redpackets import model as rp
 from redpackets.service import DropService, credit_transfer, escrow_of, fund_transfer
 from tests.support import code_of
@@ -22,13 +21,6 @@ FUNDER = account("sponsor_budget", "aurora")
 TERMS = rp.DropTerms(
     "d-1", "gala", FUNDER, 10_000, 100, 1, "CNY", opens_at_ms=1_000, closes_at_ms=60_000
 )
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[StoreBundle]:
-    bundle = await open_store(store_url)
-    yield bundle
-    await bundle.close()
 
 
 def service(store: StoreBundle, clock: ManualClock, seed: int = 1) -> DropService:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from dataclasses import asdict
 
 import pytest
@@ -14,18 +13,11 @@ import pytest
 from commerce.redis_keys import account_keys, ledger_index_keys
 from gala.kernel import ledger as lg
 from gala.kernel.errors import GalaError
-from gala.stores.factory import StoreBundle, open_store
+from gala.stores.factory import StoreBundle
 
 GRANT = lg.account("external", "demo-grant")
 WALLET = lg.account("wallet", "v-1")
 REVENUE = lg.account("revenue", "acme")
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[StoreBundle]:
-    bundle = await open_store(store_url)
-    yield bundle
-    await bundle.close()
 
 
 async def audit(store: StoreBundle) -> list[str]:

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
-
-import pytest
 
 from commerce.ports import EVENT_RETENTION_MS, Payment
-from gala.stores.factory import StoreBundle, open_store
+from gala.stores.factory import StoreBundle
 
 NOW_MS = 1_700_000_000_000
 PAYMENT = Payment(
@@ -25,13 +22,6 @@ PAYMENT = Payment(
     "/sandbox/pay/p-0123456789abcdef01234567",
     NOW_MS + 60_000,
 )
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[StoreBundle]:
-    bundle = await open_store(store_url)
-    yield bundle
-    await bundle.close()
 
 
 async def test_a_payment_record_is_written_once_and_the_first_wins(store: StoreBundle) -> None:

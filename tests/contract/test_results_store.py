@@ -4,19 +4,9 @@ a viewer counts once per reveal, taps add up per sale with their distinct tapper
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from gala.results_ports import RevealRecord, TapCounts
-from gala.stores.factory import StoreBundle, open_store
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[StoreBundle]:
-    bundle = await open_store(store_url)
-    yield bundle
-    await bundle.close()
+from gala.stores.factory import StoreBundle
 
 
 async def test_the_first_record_of_a_reveal_wins_and_displays_count_each_viewer_once(

@@ -6,13 +6,10 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
-
-import pytest
 
 from commerce import sale as sl
 from gala.kernel.errors import GalaError
-from gala.stores.factory import StoreBundle, open_store
+from gala.stores.factory import StoreBundle
 from tests.support import code_of
 
 TERMS = sl.SaleTerms(
@@ -25,13 +22,6 @@ TERMS = sl.SaleTerms(
     closes_at_ms=100_000,
     hold_ms=5_000,
 )
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[StoreBundle]:
-    bundle = await open_store(store_url)
-    yield bundle
-    await bundle.close()
 
 
 async def open_flash(store: StoreBundle, terms: sl.SaleTerms = TERMS) -> None:

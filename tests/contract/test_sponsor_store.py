@@ -5,27 +5,19 @@ and state changes that release what a booking held exactly once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from gala.kernel.clock import ManualClock
 from gala.kernel.ledger import Transfer, account
-from gala.stores.factory import StoreBundle, open_store
+from gala.stores.factory import StoreBundle
 from sponsors.model import ShowFacts, UnknownShow
 from sponsors.service import SponsorService, budget_account
 from tests.support import code_of
 
 SHOW = ShowFacts("gala", ("en",), frozenset({f"c{i:02d}" for i in range(1, 31)}))
 X5 = {"id": "x5", "name": {"en": "Aurora X5"}, "price_minor": 1000, "stock": 5}
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[StoreBundle]:
-    bundle = await open_store(store_url)
-    yield bundle
-    await bundle.close()
 
 
 def facts(sponsor_id: str, show_id: str) -> ShowFacts:

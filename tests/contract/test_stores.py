@@ -4,22 +4,14 @@ Redis): stage compare-and-set, the show log, tailing, epochs, audit, accounts, s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
 from gala.kernel.errors import StoreConflict
 from gala.kernel.showlog import AuditEntry, NewEvent
 from gala.ports import Account
-from gala.stores.factory import StoreBundle, open_store
+from gala.stores.factory import StoreBundle
 from stage_control.model import LIVE, StageState
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[StoreBundle]:
-    bundle = await open_store(store_url)
-    yield bundle
-    await bundle.close()
 
 
 def ev(n: int) -> NewEvent:

@@ -49,14 +49,6 @@ def buy(viewer: Viewer, key: str, quantity: Any = 1) -> Any:
     )
 
 
-async def wait_for_sale(viewer: Viewer, status: str) -> None:
-    for _ in range(200):
-        if any(e["type"] == f"sale.{status}" for e in viewer.events):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"no sale.{status} event")
-
-
 async def test_concurrent_taps_sell_exactly_the_stock_and_pay_each_order_once(
     shop: RunningServer,
 ) -> None:
@@ -73,7 +65,7 @@ async def test_concurrent_taps_sell_exactly_the_stock_and_pay_each_order_once(
     assert early["error"]["code"] == "sale_not_open"
     await go(producer, "c1")
     await go(producer, "c2")
-    await wait_for_sale(viewers[0], "opened")
+    await viewers[0].wait_for_event("sale.opened")
     for _ in range(100):  # figures flow before the first tap: the sale exists from the log
         if figures and figures[-1]["products"].get("widget", {}).get("left") == 10:
             break
@@ -151,7 +143,7 @@ async def test_concurrent_taps_sell_exactly_the_stock_and_pay_each_order_once(
             assert r.status == 404 and (await r.json())["error"]["code"] == "unknown_sale"
 
     await go(producer, "c3")
-    await wait_for_sale(viewers[1], "closed")
+    await viewers[1].wait_for_event("sale.closed")
     assert (await buy(viewers[1], "late-tap-1"))["error"]["code"] == "sale_closed"
     for client in (*viewers, *second_devices, producer):
         await client.close()
@@ -164,7 +156,7 @@ async def test_refusals_have_stable_codes_and_touch_nothing(shop: RunningServer)
     viewer = await viewer_of(shop)
     await go(producer, "c1")
     await go(producer, "c2")
-    await wait_for_sale(viewer, "opened")
+    await viewer.wait_for_event("sale.opened")
     cases = [
         ("k", 1, "bad_key"),
         ("x" * 65, 1, "bad_key"),

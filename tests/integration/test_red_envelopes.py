@@ -70,15 +70,6 @@ async def viewer_of(server: RunningServer, token: str | None = None) -> Viewer:
     return viewer
 
 
-async def announced_drop(viewer: Viewer) -> dict[str, Any]:
-    for _ in range(500):
-        for event in viewer.events:
-            if event["type"] == "drop.announced":
-                return dict(event["data"])
-        await asyncio.sleep(0.02)
-    raise AssertionError("no drop.announced event")
-
-
 async def drop_in_snapshot(client: socketio.AsyncClient) -> str:
     """The one drop of the show, once this node's snapshot has it."""
     for _ in range(300):
@@ -162,7 +153,7 @@ async def test_one_viewer_tapping_20_times_from_3_connections_gets_one_envelope(
         devices = [await viewer_of(server, token) for _ in range(3)]
         producer = await producer_of(server)
         assert (await go(producer))["ok"]
-        drop_id = (await announced_drop(devices[0]))["drop_id"]
+        drop_id = (await devices[0].wait_for_event("drop.announced"))["drop_id"]
         acks = await asyncio.gather(*(grab(devices[i % 3], drop_id) for i in range(20)))
         won = [a["data"]["amount_minor"] for a in acks if a["ok"]]
         assert len(won) == 1
@@ -188,7 +179,7 @@ async def test_grabs_before_the_opening_and_after_the_close_are_refused_and_the_
         viewers = [await viewer_of(server) for _ in range(4)]
         producer = await producer_of(server)
         assert (await go(producer))["ok"]
-        drop = await announced_drop(viewers[0])
+        drop = await viewers[0].wait_for_event("drop.announced")
         early = await grab(viewers[0], drop["drop_id"])
         assert early["error"]["code"] == "not_open"
         node = server.node
@@ -254,7 +245,7 @@ async def test_the_console_launches_a_drop_once_per_key_and_viewers_see_it(gala:
         again = await producer.call("drop:launch", launch, namespace="/producer")
         assert first["ok"] and again["ok"], (first, again)
         assert first["data"]["drop"]["drop_id"] == again["data"]["drop"]["drop_id"]
-        drop = await announced_drop(viewer)
+        drop = await viewer.wait_for_event("drop.announced")
         assert drop == first["data"]["drop"]
         assert await server.node.store.ledger.balance(SHOW_BUDGET) == 1_000_000 - 600
         ack = await grab(viewer, drop["drop_id"])
@@ -271,7 +262,7 @@ async def test_bad_grabs_get_stable_codes_and_touch_nothing(gala: Starter) -> No
         viewer = await viewer_of(server)
         producer = await producer_of(server)
         assert (await go(producer))["ok"]
-        drop_id = (await announced_drop(viewer))["drop_id"]
+        drop_id = (await viewer.wait_for_event("drop.announced"))["drop_id"]
         cases = [
             ({"show_id": DROP_SHOW}, "bad_field"),
             ({"show_id": DROP_SHOW, "drop_id": 7}, "bad_field"),

@@ -56,14 +56,6 @@ async def go(producer: Viewer, show_id: str, cue: str) -> None:
     assert ack["ok"], ack
 
 
-async def wait_for(viewer: Viewer, event_type: str) -> None:
-    for _ in range(500):
-        if any(e["type"] == event_type for e in viewer.events):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"no {event_type}")
-
-
 async def test_a_reveal_counts_who_saw_it_who_tapped_and_who_bought(shop: RunningServer) -> None:
     viewers = [await connect_viewer(shop.base_url, await shop.viewer_token()) for _ in range(5)]
     for viewer in viewers:
@@ -77,12 +69,12 @@ async def test_a_reveal_counts_who_saw_it_who_tapped_and_who_bought(shop: Runnin
     assert not_yet["error"]["code"] == "not_revealed"
 
     await go(producer, SHOP_SHOW, "c1")
-    await wait_for(viewers[0], "overlay.shown")
+    await viewers[0].wait_for_event("overlay.shown")
     for viewer in (*viewers[:3], viewers[0]):
         ack = await viewer.call("displayed", {"show_id": SHOP_SHOW, "product_id": "widget"})
         assert ack["ok"], ack
     await go(producer, SHOP_SHOW, "c2")
-    await wait_for(viewers[0], "sale.opened")
+    await viewers[0].wait_for_event("sale.opened")
 
     def buy(viewer: Viewer, key: str, quantity: Any) -> Any:
         return viewer.call(
@@ -130,8 +122,7 @@ async def test_a_drop_reports_its_grabs_money_given_and_refund(
         for viewer in viewers:
             assert (await viewer.call("join", {"show_id": DROP_SHOW}))["ok"]
         await go(producer, DROP_SHOW, "c1")
-        await wait_for(viewers[0], "drop.announced")
-        drop = next(e["data"] for e in viewers[0].events if e["type"] == "drop.announced")
+        drop = await viewers[0].wait_for_event("drop.announced")
         given = 0
         for viewer in viewers:
             ack = await viewer.call("grab", {"show_id": DROP_SHOW, "drop_id": drop["drop_id"]})

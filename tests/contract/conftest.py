@@ -1,0 +1,16 @@
+"""The store every contract suite runs against: a fresh one of each backend (`store_url`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from gala.stores.factory import StoreBundle, open_store
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[StoreBundle]:
+    bundle = await open_store(store_url)
+    yield bundle
+    await bundle.close()
