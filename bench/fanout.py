@@ -1,14 +1,15 @@
 """Fan-out benchmark: gala's show-log broadcast against a plain python-socketio baseline, in the
 same run, on this machine's loopback.
 
-Each server runs in its own process pinned to CPU 0; the load generator (`loadgen.mjs`, Node and
-the `ws` package from web/'s lockfile) runs pinned to CPU 1 and opens N websocket socket.io viewers
-that join the show. Once all joined, K cues are fired at R per second (gala: a producer's GO over
-the socket, each cue putting a ~350-byte banner event on the show log; baseline: the same event
-through `sio.emit(room=...)`). Printed per server: viewers, delivered/expected, lost, duplicates
-and out-of-order deliveries, p50/p99/max latency from the fire to each delivery, the time until the
-last viewer had each cue (p50/max), server CPU per delivery, server RSS per connected viewer, and
-the load generator's own CPU.
+Each server runs in its own process pinned to CPU 0; the load generator (`loadgen.mjs`, Node on
+raw TCP sockets) and this driver run pinned to CPU 1. The load generator opens N websocket
+socket.io viewers that join the show. Once all joined, K cues are fired at R per second (gala: a
+producer's GO over the socket, each cue putting a ~350-byte banner event on the show log;
+baseline: the same event through `sio.emit(room=...)`). A fire waits for the previous one's
+answer, so a server too busy to answer lowers the rate. Printed per server: viewers,
+delivered/expected, lost, duplicates and out-of-order deliveries, p50/p99/max latency from the
+fire to each delivery, the time until the last viewer had each cue (p50/max), server CPU per
+delivery, server RSS per connected viewer, the load generator's own CPU and the cue rate reached.
 
     .venv/bin/python -m bench.fanout --viewers 10000 --cues 50 --rate 10
 """
@@ -63,11 +64,12 @@ class Result:
     gen_cpu_s: float
     fire_to_last_ack_ms: float
     idle_us_per_viewer_s: float
+    rate_reached: float
 
 
 def pinned(cpu: int) -> Any:
     def apply() -> None:
-        if len(os.sched_getaffinity(0)) > 1:
+        if (os.cpu_count() or 1) > 1:
             os.sched_setaffinity(0, {cpu})
 
     return apply
@@ -319,6 +321,7 @@ async def run_target(target: Any, args: argparse.Namespace) -> Result:
             fired_at[first + index - 1] = time.time() * 1000
             await target.fire(index)
         last_ack_ms = time.time() * 1000 - fired_at[last]
+        rate_reached = (args.cues - 1) / max(1e-9, (fired_at[last] - fired_at[first]) / 1000)
         report = json.loads(await wait_for_line(loadgen, "{", timeout_s + 60))
         cpu = cpu_seconds(server.pid) - cpu_before
         latencies, last_viewer = [], []
@@ -349,6 +352,7 @@ async def run_target(target: Any, args: argparse.Namespace) -> Result:
             report["cpu_run_s"],
             last_ack_ms,
             idle,
+            rate_reached,
         )
     finally:
         await target.close()
@@ -371,7 +375,7 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
         f"{'server':16} {'viewers':>7} {'delivered/expected':>19} {'lost':>6} {'dup/ooo':>8} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>8} {'last p50':>9} {'last max':>9} "
         f"{'CPU us/deliv':>12} {'RSS KiB/viewer':>14} {'idle us/viewer/s':>16} "
-        f"{'gen CPU s':>9}"
+        f"{'gen CPU s':>9} {'cues/s':>6}"
     )
     print(head)
     print("-" * len(head))
@@ -383,7 +387,7 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
             f"{pct(r.latencies_ms, 1):>8.1f} {pct(r.last_ms, 0.5):>9.1f} "
             f"{pct(r.last_ms, 1):>9.1f} {r.cpu_us_per_delivery:>12.1f} "
             f"{r.rss_kib_per_viewer:>14.1f} {r.idle_us_per_viewer_s:>16.2f} "
-            f"{r.gen_cpu_s:>9.2f}"
+            f"{r.gen_cpu_s:>9.2f} {r.rate_reached:>6.1f}"
         )
     by_name = {r.name: r for r in results}
     if "gala" in by_name and "python-socketio" in by_name:
@@ -419,6 +423,8 @@ async def main() -> None:
         help="seconds of idle viewers measured before the cues (one ping period)",
     )
     args = parser.parse_args()
+    if (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})  # this driver fires the cues: it is load, not server
     if not 1 <= args.viewers <= MAX_VIEWERS:
         parser.error(f"--viewers must be between 1 and {MAX_VIEWERS}")
     if shutil.which("node") is None:

@@ -7,13 +7,14 @@ against the namespace's roles), the registry of typed handlers, and rooms. A han
 module turns that into the one ack shape and keeps the connection up on any error. Domain code
 never sees a socket id.
 
-Show-log broadcasts take the fast path (`broadcast_fast`, see `wire_fanout.py`): to find each
-viewer's socket, the engine.io websocket driver is replaced by one that turns compression off and
-remembers the asyncio transport of every accepted websocket by engine.io session id.
+Every connection is a lean engine.io session (`lean_engineio.py`: one task, direct writes, a
+shared ping wheel, compression off). Show-log broadcasts take the fast path (`broadcast_fast`,
+see `wire_fanout.py`), written by one task per room straight to each session's transport.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -22,12 +23,12 @@ from typing import Any
 
 import socketio
 from aiohttp import web
-from engineio.async_drivers.aiohttp import WebSocket as EngineIOWebSocket
 
 from gala import wire_fanout
 from gala.auth import Identity
 from gala.errors_map import ok, refusal
 from gala.kernel.errors import BadRequest, Forbidden, GalaError
+from gala.lean_engineio import LeanEngineServer
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,9 @@ class Realtime:
         self._connections: dict[tuple[str, str], Connection] = {}
         self._rooms: dict[tuple[str, str], dict[str, Connection]] = {}
         self._max_viewer_buffer_bytes = max_viewer_buffer_bytes
-        self._transports: dict[str, Any] = {}
-        self.cut_off = 0
-        self.sio = socketio.AsyncServer(
+        self._fanouts: dict[tuple[str, str], wire_fanout.FanoutRoom] = {}
+        self.sio = _SocketServer(
+            max_viewer_buffer_bytes,
             async_mode="aiohttp",
             transports=["websocket"],
             http_compression=False,
@@ -79,10 +80,6 @@ class Realtime:
             engineio_logger=False,
             namespaces=list(namespace_roles),
         )
-        self.sio.eio._async = {
-            **self.sio.eio._async,
-            "websocket": _tracking_websocket(self._transports),
-        }
         self._handled: dict[str, set[str]] = {namespace: set() for namespace in namespace_roles}
         for namespace in namespace_roles:
             self.sio.on("connect", self._connect_handler(namespace), namespace=namespace)
@@ -150,7 +147,9 @@ class Realtime:
                     error.message, error.as_dict()
                 ) from None
             eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
-            transport = wire_fanout.transport_of(self._transports.get(eio_sid))
+            transport = wire_fanout.transport_of(
+                getattr(self.sio.eio.sockets.get(eio_sid), "transport", None)
+            )
             self._connections[(namespace, sid)] = Connection(
                 sid, namespace, identity, transport=transport
             )
@@ -167,6 +166,9 @@ class Realtime:
                 members = self._rooms.get((namespace, room))
                 if members is not None:
                     members.pop(sid, None)
+                fanout = self._fanouts.get((namespace, room))
+                if fanout is not None:
+                    fanout.remove(sid)
 
         return disconnect
 
@@ -174,11 +176,14 @@ class Realtime:
         await self.sio.enter_room(conn.sid, room, namespace=conn.namespace)
         conn.rooms.add(room)
         self._rooms.setdefault((conn.namespace, room), {})[conn.sid] = conn
+        if conn.transport is not None:
+            self._fanout(conn.namespace, room).add(conn.sid, conn.transport)
 
     async def leave(self, conn: Connection, room: str) -> None:
         await self.sio.leave_room(conn.sid, room, namespace=conn.namespace)
         conn.rooms.discard(room)
         self._rooms.get((conn.namespace, room), {}).pop(conn.sid, None)
+        self._fanout(conn.namespace, room).remove(conn.sid)
 
     def room_size(self, namespace: str, room: str) -> int:
         return len(self._rooms.get((namespace, room), ()))
@@ -191,44 +196,47 @@ class Realtime:
 
     def broadcast_fast(self, namespace: str, room: str, event: str, messages: list[Any]) -> None:
         """Send `event` once per item of `messages`, in order, to every connection in `room`:
-        encoded and framed once, the same bytes written to each transport in one write, slow
-        readers cut off (see `wire_fanout`). Synchronous, so broadcasts never interleave."""
-        members = self._rooms.get((namespace, room))
-        if not members or not messages:
+        encoded and framed once here, the same bytes written to each transport by the room's
+        writer, slow readers cut off (see `wire_fanout.FanoutRoom`). Never waits: broadcasts
+        from any number of tasks keep the order of their calls."""
+        if not messages or not self._rooms.get((namespace, room)):
             return
-        frames = b"".join(
-            wire_fanout.websocket_text_frame(
-                wire_fanout.socketio_event_packet(namespace, event, data)
+        self._fanout(namespace, room).publish(
+            b"".join(
+                wire_fanout.websocket_frame(
+                    wire_fanout.socketio_event_packet(namespace, event, data)
+                )
+                for data in messages
             )
-            for data in messages
         )
-        self.cut_off += wire_fanout.write_to_all(
-            frames, [conn.transport for conn in members.values()], self._max_viewer_buffer_bytes
-        )
+
+    @property
+    def cut_off(self) -> int:
+        """How many slow readers the fast path has cut off."""
+        return sum(fanout.cut_off for fanout in self._fanouts.values())
+
+    def _fanout(self, namespace: str, room: str) -> wire_fanout.FanoutRoom:
+        fanout = self._fanouts.get((namespace, room))
+        if fanout is None:
+            fanout = self._fanouts[(namespace, room)] = wire_fanout.FanoutRoom(
+                self._max_viewer_buffer_bytes
+            )
+        return fanout
 
     async def close(self) -> None:
+        for fanout in self._fanouts.values():
+            await fanout.close()
         for namespace, sid in list(self._connections):
             await self.sio.disconnect(sid, namespace=namespace)
+        await self.sio.eio.pings.stop()
 
 
-def _tracking_websocket(transports: dict[str, Any]) -> type[EngineIOWebSocket]:
-    """engine.io's aiohttp websocket driver, with compression off and the transport of each
-    accepted websocket recorded under its engine.io session id while it is open."""
+class _SocketServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server on lean engine.io sessions (see `lean_engineio`)."""
 
-    class TrackingWebSocket(EngineIOWebSocket):  # type: ignore[misc]
-        async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
-            request: web.Request = environ["aiohttp.request"]
-            self._sock = web.WebSocketResponse(
-                max_msg_size=self.server.max_http_buffer_size, compress=False
-            )
-            await self._sock.prepare(request)
-            self.environ = environ
-            eio_sid = self.handler.__self__.sid
-            transports[eio_sid] = request.transport
-            try:
-                await self.handler(self)
-            finally:
-                transports.pop(eio_sid, None)
-            return self._sock
+    def __init__(self, max_buffer_bytes: int, **kwargs: Any) -> None:
+        self._max_buffer_bytes = max_buffer_bytes
+        super().__init__(**kwargs)
 
-    return TrackingWebSocket
+    def _engineio_server_class(self) -> Callable[..., LeanEngineServer]:
+        return functools.partial(LeanEngineServer, max_buffer_bytes=self._max_buffer_bytes)

@@ -50,14 +50,19 @@ def test_features_import_only_the_kernel_of_the_hub_and_not_each_other() -> None
                 )
 
 
-def test_only_the_realtime_facade_imports_socketio() -> None:
-    users = {
+def importers_of(library: str) -> set[str]:
+    return {
         str(path.relative_to(ROOT))
         for package in ("gala", *FEATURES)
         for path in modules(package)
-        if any(name.split(".")[0] in ("socketio", "engineio") for name in imports_of(path))
+        if any(name.split(".")[0] == library for name in imports_of(path))
     }
-    assert users == {"gala/realtime.py"}
+
+
+def test_only_the_realtime_facade_imports_socketio() -> None:
+    assert importers_of("socketio") == {"gala/realtime.py"}
+    # the facade's engine.io layer: lean sessions under python-socketio
+    assert importers_of("engineio") == {"gala/lean_engineio.py"}
 
 
 def test_every_module_opens_with_a_docstring() -> None:
