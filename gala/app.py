@@ -38,6 +38,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         authenticate,
         {VIEWER_NS: ("viewer", "producer"), PRODUCER_NS: ("producer",)},
         max_viewer_buffer_bytes=settings.max_viewer_buffer_bytes,
+        ping_interval_s=settings.ping_interval_s,
     )
     realtime.attach(app)
     add_routes(app)

@@ -172,8 +172,11 @@ class PingWheel:
                     await task
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
-            await asyncio.sleep(1.0)
+            due += 1.0  # on the clock, so a busy loop does not stretch the interval
+            await asyncio.sleep(max(0.0, due - loop.time()))
             self._tick += 1
             self.visit(self._buckets[self._tick % len(self._buckets)])
 

@@ -60,6 +60,7 @@ class Realtime:
         authenticate: Authenticate,
         namespace_roles: dict[str, tuple[str, ...]],
         max_viewer_buffer_bytes: int = 512 * 1024,
+        ping_interval_s: int = 25,
     ) -> None:
         self._max_payload_bytes = max_payload_bytes
         self._authenticate = authenticate
@@ -74,8 +75,8 @@ class Realtime:
             transports=["websocket"],
             http_compression=False,
             max_http_buffer_size=1 << 20,
-            ping_interval=25,
-            ping_timeout=20,
+            ping_interval=ping_interval_s,
+            ping_timeout=ping_interval_s,  # a missed pong is noticed at the next ping
             logger=False,
             engineio_logger=False,
             namespaces=list(namespace_roles),

@@ -26,6 +26,7 @@ class Settings:
     replay_window: int = 1000
     max_payload_bytes: int = 16 * 1024
     max_viewer_buffer_bytes: int = 512 * 1024
+    ping_interval_s: int = 25
     viewer_token_ttl_s: int = 30 * 24 * 3600
     producer_token_ttl_s: int = 12 * 3600
     presence_interval_s: float = 1.0
@@ -65,6 +66,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         max_viewer_buffer_bytes=_int(
             env, "GALA_MAX_VIEWER_BUFFER_BYTES", base.max_viewer_buffer_bytes, 4096, 1 << 30
         ),
+        ping_interval_s=_int(env, "GALA_PING_INTERVAL_S", base.ping_interval_s, 1, 300),
         log_level=env.get("GALA_LOG_LEVEL", base.log_level).upper(),
         demo_budget_minor=_int(env, "GALA_DEMO_BUDGET_MINOR", base.demo_budget_minor, 0, 10**12),
         grab_taps_per_s=_int(env, "GALA_GRAB_TAPS_PER_S", base.grab_taps_per_s, 1, 10_000),

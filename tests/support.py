@@ -4,7 +4,9 @@ socket.io clients, and a generated show file that uses every cue action."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -503,3 +505,72 @@ async def code_of(call: Awaitable[Any]) -> str:
     except GalaError as refused:
         return refused.code
     return "ok"
+
+
+class RawViewer:
+    """A socket.io viewer on a bare socket with a small receive buffer, so the test decides
+    when it reads, whether it answers pings, and when it stops reading."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.open_packet: dict[str, Any] = {}
+
+    @classmethod
+    async def connect(cls, base_url: str, token: str, join: str | None = None) -> RawViewer:
+        """Open the websocket, connect the `/` namespace and, if given, join that show."""
+        host, port = base_url.removeprefix("http://").split(":")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}\r\n"
+                f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        await reader.readuntil(b"\r\n\r\n")
+        viewer = cls(reader, writer)
+        first = await viewer.read_text()
+        assert first.startswith("0"), first
+        viewer.open_packet = json.loads(first[1:])
+        await viewer.send_text("40" + json.dumps({"token": token}))
+        assert (await viewer.read_text()).startswith("40")
+        if join is not None:
+            await viewer.send_text("421" + json.dumps(["join", {"show_id": join}]))
+            while not (await viewer.read_text()).startswith("431"):
+                pass
+        return viewer
+
+    async def send_text(self, text: str) -> None:
+        payload, mask = text.encode(), os.urandom(4)
+        assert len(payload) < 1 << 16
+        size = (
+            bytes((0x81, 0x80 | len(payload)))
+            if len(payload) < 126
+            else bytes((0x81, 0x80 | 126)) + len(payload).to_bytes(2, "big")
+        )
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(size + mask + masked)
+        await self.writer.drain()
+
+    async def read_frame(self) -> tuple[int, bytes]:
+        """The next frame's opcode and payload (0x1 text, 0x8 close)."""
+        head = await self.reader.readexactly(2)
+        size = head[1] & 0x7F
+        if size == 126:
+            size = int.from_bytes(await self.reader.readexactly(2), "big")
+        elif size == 127:
+            size = int.from_bytes(await self.reader.readexactly(8), "big")
+        return head[0] & 0x0F, await self.reader.readexactly(size)
+
+    async def read_text(self) -> str:
+        opcode, payload = await self.read_frame()
+        assert opcode == 0x1, f"expected a text frame, got opcode {opcode:#x}"
+        return payload.decode()
+
+    def close(self) -> None:
+        self.writer.transport.abort()

@@ -5,10 +5,6 @@ resumes from the log; ordering holds under concurrent broadcasts."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import os
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +13,7 @@ import pytest
 from gala.realtime import VIEWER_NS
 from gala.settings import Settings
 from gala.wire_fanout import socketio_event_packet
-from tests.support import RunningServer, connect_viewer, running_server, write_show
+from tests.support import RawViewer, RunningServer, connect_viewer, running_server, write_show
 
 SHOW = "test-show"
 ROOM = f"show:{SHOW}"
@@ -79,63 +75,6 @@ async def test_concurrent_broadcasts_keep_their_order_and_acks_still_flow(
     await viewer.close()
 
 
-class RawViewer:
-    """A socket.io viewer on a bare socket, so the test decides when it stops reading."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def connect(cls, base_url: str, token: str) -> RawViewer:
-        host, port = base_url.removeprefix("http://").split(":")
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
-        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
-            (
-                f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}\r\n"
-                f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-        await reader.readuntil(b"\r\n\r\n")
-        viewer = cls(reader, writer)
-        assert (await viewer.read_text()).startswith("0")
-        await viewer.send_text("40" + json.dumps({"token": token}))
-        assert (await viewer.read_text()).startswith("40")
-        await viewer.send_text("421" + json.dumps(["join", {"show_id": SHOW}]))
-        while not (await viewer.read_text()).startswith("431"):
-            pass
-        return viewer
-
-    async def send_text(self, text: str) -> None:
-        payload, mask = text.encode(), os.urandom(4)
-        assert len(payload) < 1 << 16
-        size = (
-            bytes((0x81, 0x80 | len(payload)))
-            if len(payload) < 126
-            else bytes((0x81, 0x80 | 126)) + len(payload).to_bytes(2, "big")
-        )
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.writer.write(size + mask + masked)
-        await self.writer.drain()
-
-    async def read_text(self) -> str:
-        head = await self.reader.readexactly(2)
-        size = head[1] & 0x7F
-        if size == 126:
-            size = int.from_bytes(await self.reader.readexactly(2), "big")
-        elif size == 127:
-            size = int.from_bytes(await self.reader.readexactly(8), "big")
-        return (await self.reader.readexactly(size)).decode()
-
-    def close(self) -> None:
-        self.writer.transport.abort()
-
-
 async def test_a_stalled_reader_is_cut_off_at_the_bound_and_resumes_from_the_log(
     store_url: str, tmp_path: Path
 ) -> None:
@@ -147,7 +86,7 @@ async def test_a_stalled_reader_is_cut_off_at_the_bound_and_resumes_from_the_log
         healthy = await connect_viewer(server.base_url, await server.viewer_token())
         assert (await healthy.call("join", {"show_id": SHOW}))["ok"]
         token = await server.viewer_token()
-        stalled = await RawViewer.connect(server.base_url, token)
+        stalled = await RawViewer.connect(server.base_url, token, join=SHOW)
         assert realtime.room_size(VIEWER_NS, ROOM) == 2
         big = {"seq": 0, "pad": "z" * 60_000}
         sent = 0
