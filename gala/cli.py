@@ -28,6 +28,7 @@ from aiohttp import web
 
 from gala.app import create_app
 from gala.auth import ACCOUNT_ROLES, PRODUCER, SPONSOR, hash_password
+from gala.heap import HeapPolicy
 from gala.kernel import ledger
 from gala.kernel.clock import SystemClock
 from gala.kernel.errors import GalaError
@@ -37,6 +38,7 @@ from gala.ports import Account
 from gala.settings import Settings, SettingsError, check_store_url, settings_from_env
 from gala.showfile import load_show_file
 from gala.stores.factory import open_store
+from gala.supervisor import supervise
 from redpackets.service import DropService
 
 DEMO_PRODUCER = "producer"
@@ -264,9 +266,16 @@ async def serve(settings: Settings, demo_login: tuple[str, str] | None = None) -
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    heap = HeapPolicy()  # process-wide, so here and not in the app (tests run many apps)
+    heap.start()
+    tending = asyncio.create_task(supervise("heap policy", heap.run))
     try:
         await stop.wait()
     finally:
+        tending.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await tending
+        heap.stop()
         await runner.cleanup()
 
 

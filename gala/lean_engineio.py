@@ -152,6 +152,7 @@ class PingWheel:
         self._server = server
         self._buckets: list[set[LeanSocket]] = [set() for _ in range(max(1, interval_s))]
         self._tick = 0
+        self._ended: list[asyncio.BaseTransport] = []
         self._task: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -179,6 +180,25 @@ class PingWheel:
             await asyncio.sleep(max(0.0, due - loop.time()))
             self._tick += 1
             self.visit(self._buckets[self._tick % len(self._buckets)])
+            self._release_ended()
+
+    def ended(self, transport: asyncio.BaseTransport | None) -> None:
+        """A session over `transport` ended; its connection is being closed."""
+        if transport is not None:
+            self._ended.append(transport)
+
+    def _release_ended(self) -> None:
+        """CPython 3.11's socket transport keeps a bound method of itself (`_read_ready_cb`)
+        after its connection is lost: a 6-object cycle per connection left for a full
+        collection, which the heap policy (`gala.heap`) would keep frozen. Once the connection
+        is lost, that reference is dropped and the transport is freed at once."""
+        waiting = []
+        for transport in self._ended:
+            if getattr(transport, "_sock", None) is not None:
+                waiting.append(transport)
+            elif hasattr(transport, "_read_ready_cb"):
+                transport._read_ready_cb = None
+        self._ended = waiting
 
     def visit(self, bucket: set[LeanSocket]) -> None:
         now = time.time()
@@ -215,6 +235,7 @@ class _AcceptedWebSocket(EngineIOWebSocket):  # type: ignore[misc]
             await self.handler(self)
         finally:
             _drop_tracebacks(self._sock.exception())
+            self.server.pings.ended(self.transport)
         return self._sock
 
 

@@ -2,12 +2,16 @@
 first and advertises the ping interval; a client that answers pings stays, one that does not is
 closed and leaves its rooms; a server-side disconnect reaches the client; acks and broadcasts
 share the socket in order; a reader that stops reading is cut off on the regular path as on the
-fast one; long-polling is refused.
+fast one; long-polling is refused; an ended connection is freed by reference counting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
+import socket
+from collections import Counter
 from pathlib import Path
 
 import aiohttp
@@ -127,3 +131,61 @@ async def test_long_polling_is_refused(store_url: str, tmp_path: Path) -> None:
         http.get(f"{server.base_url}/socket.io/?EIO=4&transport=polling") as response,
     ):
         assert response.status == 400
+
+
+def blocking_viewer_session(base_url: str, token: str) -> int:
+    """A whole viewer session on a plain blocking socket (no asyncio objects on the client side,
+    so the garbage the test finds is the server's): connect, join, close. Returns the client's
+    port."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            (
+                f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        received = b""
+        for text in ("40" + json.dumps({"token": token}), '421["join",{"show_id":"test-show"}]'):
+            payload = text.encode()
+            assert len(payload) < 1 << 16
+            size = bytes((0x80 | 126,)) + len(payload).to_bytes(2, "big")
+            sock.sendall(b"\x81" + size + b"\0\0\0\0" + payload)  # all-zero mask
+        while b"431[" not in received:
+            chunk = sock.recv(65536)
+            assert chunk, "the server closed the connection"
+            received += chunk
+        port_used: int = sock.getsockname()[1]
+    return port_used
+
+
+async def test_an_ended_connection_leaves_no_cyclic_garbage(store_url: str, tmp_path: Path) -> None:
+    async with running_server(settings_for(store_url, tmp_path)) as server:
+        tokens = [await server.viewer_token() for _ in range(20)]
+        gc.collect()
+        ports = {
+            await asyncio.to_thread(blocking_viewer_session, server.base_url, token)
+            for token in tokens
+        }
+        for _ in range(100):
+            if server.node.realtime.room_size(VIEWER_NS, ROOM) == 0:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # the ping wheel's tick releases the ended transports
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            gc.collect()
+            left = Counter(type(o).__name__ for o in gc.garbage)
+            sessions_left = [  # the HTTP requests' transports are not the sessions' business
+                o
+                for o in gc.garbage
+                if type(o).__name__ == "_SelectorSocketTransport"
+                and o.get_extra_info("peername", ("", 0))[1] in ports
+            ]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+        server_side = ("LeanSocket", "WebSocketResponse", "RequestHandler", "Request")
+        assert {name: left[name] for name in server_side if left[name]} == {}
+        assert sessions_left == []
