@@ -32,7 +32,9 @@ from gala.kernel.clock import Clock
 from gala.kernel.errors import GalaError
 from gala.node import Node
 from gala.ports import Account
+from gala.realtime import VIEWER_NS
 from gala.settings import Settings
+from gala.wire_fanout import socketio_event_packet
 
 IN_CI = os.environ.get("CI") == "true"
 SHOP_SHOW = "shop-show"
@@ -574,3 +576,16 @@ class RawViewer:
 
     def close(self) -> None:
         self.writer.transport.abort()
+
+
+def data_of_packet_size(size: int, seq: int, filler: str) -> dict[str, Any]:
+    """Event data whose socket.io packet is exactly `size` bytes (UTF-8)."""
+    data: dict[str, Any] = {"seq": seq, "pad": ""}
+    base = len(socketio_event_packet(VIEWER_NS, "event", data))
+    pad = ""
+    while base + len(pad.encode()) + len(filler.encode()) <= size:
+        pad += filler
+    pad += "x" * (size - base - len(pad.encode()))
+    data["pad"] = pad
+    assert len(socketio_event_packet(VIEWER_NS, "event", data)) == size
+    return data

@@ -6,30 +6,22 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from gala.realtime import VIEWER_NS
 from gala.settings import Settings
-from gala.wire_fanout import socketio_event_packet
-from tests.support import RawViewer, RunningServer, connect_viewer, running_server, write_show
+from tests.support import (
+    RawViewer,
+    RunningServer,
+    connect_viewer,
+    data_of_packet_size,
+    running_server,
+    write_show,
+)
 
 SHOW = "test-show"
 ROOM = f"show:{SHOW}"
-
-
-def data_of_packet_size(size: int, seq: int, filler: str) -> dict[str, Any]:
-    """Event data whose socket.io packet is exactly `size` bytes (UTF-8)."""
-    data: dict[str, Any] = {"seq": seq, "pad": ""}
-    base = len(socketio_event_packet(VIEWER_NS, "event", data))
-    pad = ""
-    while base + len(pad.encode()) + len(filler.encode()) <= size:
-        pad += filler
-    pad += "x" * (size - base - len(pad.encode()))
-    data["pad"] = pad
-    assert len(socketio_event_packet(VIEWER_NS, "event", data)) == size
-    return data
 
 
 @pytest.mark.parametrize("batched", [False, True], ids=["one-per-write", "batched"])
