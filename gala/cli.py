@@ -243,6 +243,9 @@ async def _put_account(
         await store.close()
 
 
+SWITCH_INTERVAL_S = 0.0005
+
+
 async def serve(settings: Settings, demo_login: tuple[str, str] | None = None) -> None:
     """Run a node until SIGINT or SIGTERM."""
     runner = web.AppRunner(
@@ -266,7 +269,11 @@ async def serve(settings: Settings, demo_login: tuple[str, str] | None = None) -
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    heap = HeapPolicy()  # process-wide, so here and not in the app (tests run many apps)
+    # Process-wide, so here and not in the app (tests run many apps). The store's thread (SQLite)
+    # waits for the GIL after each blocking call; with the default 5 ms switch interval and the
+    # event loop busy writing to 10,000 viewers, a GO's commit waited tens of milliseconds.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    heap = HeapPolicy()
     heap.start()
     tending = asyncio.create_task(supervise("heap policy", heap.run))
     try:
