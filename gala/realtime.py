@@ -184,7 +184,9 @@ class Realtime:
         await self.sio.leave_room(conn.sid, room, namespace=conn.namespace)
         conn.rooms.discard(room)
         self._rooms.get((conn.namespace, room), {}).pop(conn.sid, None)
-        self._fanout(conn.namespace, room).remove(conn.sid)
+        fanout = self._fanouts.get((conn.namespace, room))
+        if fanout is not None:
+            fanout.remove(conn.sid)
 
     def room_size(self, namespace: str, room: str) -> int:
         return len(self._rooms.get((namespace, room), ()))

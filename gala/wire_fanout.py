@@ -21,6 +21,8 @@ import contextlib
 import json
 from typing import Any, Protocol
 
+from gala.supervisor import supervise
+
 
 class WireTransport(Protocol):
     def write(self, data: bytes) -> None: ...
@@ -107,8 +109,10 @@ class FanoutRoom:
         """Queue whole websocket frames for every subscriber; they are written in this order."""
         self._frames.append(frames)
         self._wake.set()
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_forever(), name="fan-out writer")
+        if self._writer is None:
+            self._writer = asyncio.create_task(
+                supervise("fan-out writer", self._write_forever), name="fan-out writer"
+            )
 
     async def close(self) -> None:
         if self._writer is not None:
