@@ -291,7 +291,8 @@ async def run_target(target: Any, args: argparse.Namespace) -> Result:
             preexec_fn=pinned(1),
         )
         assert loadgen.stdin is not None and loadgen.stdout is not None
-        timeout_s = args.cues / args.rate + args.grace
+        # the load generator's deadline starts when all joined, before the settle and idle phases
+        timeout_s = 1.0 + args.idle_s + args.cues / args.rate + args.grace
         loadgen.stdin.write(
             json.dumps(
                 {
