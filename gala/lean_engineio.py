@@ -150,6 +150,9 @@ class PingWheel:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="engine.io ping wheel")
 
+    def __len__(self) -> int:
+        return sum(len(bucket) for bucket in self._buckets)
+
     def discard(self, socket: LeanSocket) -> None:
         for bucket in self._buckets:
             bucket.discard(socket)

@@ -160,7 +160,9 @@ def blocking_viewer_session(base_url: str, token: str) -> int:
     return port_used
 
 
-async def test_an_ended_connection_leaves_no_cyclic_garbage(store_url: str, tmp_path: Path) -> None:
+async def test_an_ended_connection_is_forgotten_and_leaves_no_cyclic_garbage(
+    store_url: str, tmp_path: Path
+) -> None:
     async with running_server(settings_for(store_url, tmp_path)) as server:
         tokens = [await server.viewer_token() for _ in range(20)]
         gc.collect()
@@ -173,6 +175,8 @@ async def test_an_ended_connection_leaves_no_cyclic_garbage(store_url: str, tmp_
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.5)  # the ping wheel's tick releases the ended transports
+        engine = server.node.realtime.sio.eio
+        assert (len(engine.sockets), len(engine.pings)) == (0, 0), "nothing keeps an ended session"
         gc.set_debug(gc.DEBUG_SAVEALL)
         try:
             gc.collect()
