@@ -32,7 +32,7 @@ from aiohttp import WSMsgType, web
 from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
 
-from gala.wire_fanout import websocket_frame
+from gala.wire_fanout import websocket_frame, write_or_cut_off
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +75,8 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        if transport.get_write_buffer_size() > self.server.max_buffer_bytes:
-            log.info("%s: cut off, %d bytes unsent", self.sid, transport.get_write_buffer_size())
-            transport.abort()
-            return
-        transport.write(frame)
+        if not write_or_cut_off(transport, frame, self.server.max_buffer_bytes):
+            log.info("%s: cut off, it stopped reading", self.sid)
 
     async def send(self, pkt: packet.Packet) -> None:
         self.write(pkt)

@@ -54,6 +54,17 @@ def websocket_frame(payload: bytes, opcode: int = 0x1) -> bytes:
     return header + payload
 
 
+def write_or_cut_off(transport: WireTransport, data: bytes, max_buffer_bytes: int) -> bool:
+    """Write `data` to an open transport in one `write`, unless it already holds more than
+    `max_buffer_bytes` unsent: then its reader stopped reading, and it is aborted instead. The
+    one bound of both paths, the fan-out and a session's own packets. False when cut off."""
+    if transport.get_write_buffer_size() > max_buffer_bytes:
+        transport.abort()
+        return False
+    transport.write(data)
+    return True
+
+
 class _Subscriber:
     __slots__ = ("key", "transport", "sent")
 
@@ -145,18 +156,16 @@ class FanoutRoom:
                 if transport.is_closing():
                     self._drop(subscriber)
                     continue
-                if transport.get_write_buffer_size() > self._max_buffer_bytes:
-                    self._drop(subscriber)
-                    self.cut_off += 1
-                    transport.abort()
-                    continue
                 data = pending.get(subscriber.sent)
                 if data is None:
                     data = pending[subscriber.sent] = b"".join(
                         self._frames[subscriber.sent - self._base :]
                     )
-                transport.write(data)
-                subscriber.sent = head
+                if write_or_cut_off(transport, data, self._max_buffer_bytes):
+                    subscriber.sent = head
+                else:
+                    self._drop(subscriber)
+                    self.cut_off += 1
             await asyncio.sleep(0)
 
 
