@@ -40,9 +40,9 @@ from urllib.parse import urlsplit
 import aiohttp
 import socketio
 
-from gala.auth import PRODUCER, hash_password
-from gala.ports import Account
+from gala.auth.tokens import PRODUCER, hash_password
 from gala.stores.factory import open_store
+from gala.stores.ports import Account
 from tests.support import redis_server, show_toml
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,17 +9,17 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gala import appkeys
-from gala.auth import Identity
-from gala.http_api import add_routes, error_middleware
+from gala.auth.tokens import Identity
+from gala.http.openapi import add_openapi_route
+from gala.http.pages import setup_pages
+from gala.http.payments_api import add_payment_routes
+from gala.http.responses import add_routes, error_middleware
+from gala.http.sponsor_api import add_sponsor_routes
 from gala.kernel.clock import Clock, SystemClock
 from gala.kernel.errors import Unauthorized
 from gala.node import Node
-from gala.openapi import add_openapi_route
-from gala.pages import setup_pages
-from gala.payments_api import add_payment_routes
-from gala.realtime import PRODUCER_NS, VIEWER_NS, Realtime
+from gala.realtime.facade import PRODUCER_NS, VIEWER_NS, Realtime
 from gala.settings import Settings
-from gala.sponsor_api import add_sponsor_routes
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:

@@ -27,17 +27,17 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from gala.app import create_app
-from gala.auth import ACCOUNT_ROLES, PRODUCER, SPONSOR, hash_password
+from gala.auth.tokens import ACCOUNT_ROLES, PRODUCER, SPONSOR, hash_password
 from gala.heap import HeapPolicy
 from gala.kernel import ledger
 from gala.kernel.clock import SystemClock
 from gala.kernel.errors import GalaError
 from gala.kernel.ids import is_valid_id
 from gala.money_audit import audit_store
-from gala.ports import Account
+from gala.runofshow.showfile import load_show_file
 from gala.settings import Settings, SettingsError, check_store_url, settings_from_env
-from gala.showfile import load_show_file
 from gala.stores.factory import open_store
+from gala.stores.ports import Account
 from gala.supervisor import supervise
 from redpackets.service import DropService
 

@@ -19,21 +19,21 @@ from commerce.payments import PaymentService
 from commerce.ports import PaymentProvider
 from commerce.sandbox_provider import SANDBOX, SandboxProvider
 from commerce.service import PurchaseService
-from gala.auth import Identity, TokenSigner
-from gala.booked_cues import product_key
-from gala.cue_effects import ShowCueEffects
+from gala.auth.tokens import Identity, TokenSigner
+from gala.http.sponsor_api import show_facts
 from gala.kernel.clock import Clock
-from gala.realtime import Realtime
-from gala.results import ResultsRecorder, show_results
-from gala.run_of_show import RunOfShow
+from gala.realtime.booking_handlers import BookingHandlers
+from gala.realtime.facade import Realtime
+from gala.realtime.show_handlers import SocketHandlers
+from gala.realtime.show_runtime import ShowRuntime
+from gala.realtime.tap_limiter import TapLimiter
+from gala.results.report import ResultsRecorder, show_results
+from gala.runofshow.booked_cues import product_key
+from gala.runofshow.cue_effects import ShowCueEffects
+from gala.runofshow.registry import ShowRegistry
+from gala.runofshow.run_of_show import RunOfShow
 from gala.settings import Settings
-from gala.show_runtime import ShowRuntime
-from gala.shows import ShowRegistry
-from gala.socket_handlers import SocketHandlers
-from gala.sponsor_api import show_facts
-from gala.sponsor_handlers import BookingHandlers
 from gala.stores.factory import StoreBundle, open_store
-from gala.tap_limiter import TapLimiter
 from redpackets.service import DropService
 from redpackets.show_drops import SHOW_FUNDER, funder_account
 from sponsors.model import APPROVED

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from gala.kernel.errors import StoreConflict
 from gala.kernel.showlog import AuditEntry, LoggedEvent, NewEvent
-from gala.kernel.showlog_store import new_epoch, redis_event_args, show_keys
+from stage_control.showlog_store import new_epoch, redis_event_args, show_keys
 
 from .model import StageState
 from .ports import Versioned

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from gala.kernel.errors import StoreConflict
 from gala.kernel.showlog import AuditEntry, LoggedEvent, NewEvent
-from gala.kernel.showlog_store import append_events_sqlite, create_log_sqlite, log_channel
 from gala.kernel.storage import SqliteRunner, transaction
+from stage_control.showlog_store import append_events_sqlite, create_log_sqlite, log_channel
 
 from .model import StageState
 from .ports import Versioned

@@ -27,14 +27,14 @@ from aiohttp import web
 
 from gala import appkeys
 from gala.app import create_app
-from gala.auth import PRODUCER, SPONSOR, hash_password
+from gala.auth.tokens import PRODUCER, SPONSOR, hash_password
 from gala.kernel.clock import Clock
 from gala.kernel.errors import GalaError
 from gala.node import Node
-from gala.ports import Account
-from gala.realtime import VIEWER_NS
+from gala.realtime.facade import VIEWER_NS
+from gala.realtime.wire_fanout import socketio_event_packet
 from gala.settings import Settings
-from gala.wire_fanout import socketio_event_packet
+from gala.stores.ports import Account
 
 IN_CI = os.environ.get("CI") == "true"
 SHOP_SHOW = "shop-show"

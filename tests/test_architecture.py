@@ -60,9 +60,9 @@ def importers_of(library: str) -> set[str]:
 
 
 def test_only_the_realtime_facade_imports_socketio() -> None:
-    assert importers_of("socketio") == {"gala/realtime.py"}
+    assert importers_of("socketio") == {"gala/realtime/facade.py"}
     # the facade's engine.io layer: lean sessions under python-socketio
-    assert importers_of("engineio") == {"gala/lean_engineio.py"}
+    assert importers_of("engineio") == {"gala/realtime/engineio_session.py"}
 
 
 def test_every_module_opens_with_a_docstring() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from commerce import payments, webhooks
 from gala.kernel.errors import GalaError
-from gala.protocol import CLIENT_MESSAGES, SERVER_MESSAGES
-from gala.snapshot import PUBLIC_EVENT_TYPES
+from gala.realtime.protocol import CLIENT_MESSAGES, SERVER_MESSAGES
+from gala.runofshow.snapshot import PUBLIC_EVENT_TYPES
 from sponsors import model as sponsor_model
 from stage_control import model as stage
 

@@ -11,8 +11,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from gala.kernel.showlog import AuditEntry, LoggedEvent
-from gala.kernel.showlog_store import show_keys
-from gala.ports import PRESENCE_FRESH_MS, Account, LogBatch, PresenceTotals
+from gala.stores.ports import PRESENCE_FRESH_MS, Account, LogBatch, PresenceTotals
+from stage_control.showlog_store import show_keys
 
 TAIL_BATCH = 500
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from gala.results_ports import RevealRecord, TapCounts
+from gala.results.ports import RevealRecord, TapCounts
 
 
 def _text(value: Any) -> str:

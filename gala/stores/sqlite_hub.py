@@ -8,9 +8,9 @@ import sqlite3
 from collections.abc import AsyncIterator
 
 from gala.kernel.showlog import AuditEntry, LoggedEvent
-from gala.kernel.showlog_store import SHOWLOG_SCHEMA, log_channel
 from gala.kernel.storage import transaction
-from gala.ports import PRESENCE_FRESH_MS, Account, LogBatch, PresenceTotals
+from gala.stores.ports import PRESENCE_FRESH_MS, Account, LogBatch, PresenceTotals
+from stage_control.showlog_store import SHOWLOG_SCHEMA, log_channel
 
 from .sqlite_db import SqliteDatabase
 

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Mapping
 
 from gala.kernel.storage import SqliteRunner, transaction
-from gala.results_ports import RevealRecord, TapCounts
+from gala.results.ports import RevealRecord, TapCounts
 
 SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS result_reveals (

@@ -11,9 +11,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gala.auth import PRODUCER, hash_password
-from gala.ports import Account
+from gala.auth.tokens import PRODUCER, hash_password
 from gala.settings import Settings
+from gala.stores.ports import Account
 from tests.support import (
     SHOP_SHOW,
     RunningServer,

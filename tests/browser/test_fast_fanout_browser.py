@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gala.realtime import VIEWER_NS
+from gala.realtime.facade import VIEWER_NS
 from gala.settings import Settings
 from tests.support import data_of_packet_size, running_server, write_show
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from gala.auth import PRODUCER, hash_password
-from gala.ports import Account
+from gala.auth.tokens import PRODUCER, hash_password
 from gala.settings import Settings
+from gala.stores.ports import Account
 from tests.support import RunningServer, connect_viewer, running_server, write_show
 
 SHOW = "test-show"

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from gala.auth import PRODUCER, SPONSOR, hash_password
-from gala.ports import Account
+from gala.auth.tokens import PRODUCER, SPONSOR, hash_password
 from gala.settings import Settings
+from gala.stores.ports import Account
 from tests.support import LOCALES, RunningServer, running_server, write_show
 
 SHOW = "test-show"

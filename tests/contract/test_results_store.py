@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gala.results_ports import RevealRecord, TapCounts
+from gala.results.ports import RevealRecord, TapCounts
 from gala.stores.factory import StoreBundle
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from gala.kernel.errors import StoreConflict
 from gala.kernel.showlog import AuditEntry, NewEvent
-from gala.ports import Account
 from gala.stores.factory import StoreBundle
+from gala.stores.ports import Account
 from stage_control.model import LIVE, StageState
 
 

@@ -138,7 +138,7 @@ async def test_connections_without_a_valid_token_are_refused(
 
 
 async def test_a_token_signed_with_another_secret_is_refused(server: RunningServer) -> None:
-    from gala.auth import Identity, TokenSigner
+    from gala.auth.tokens import Identity, TokenSigner
 
     forged = TokenSigner(b"not the server secret").issue(
         Identity("mallory", "producer"), 2_000_000_000, 60

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gala.auth import TokenSigner
+from gala.auth.tokens import TokenSigner
 from gala.kernel.ledger import account
 from gala.money_audit import audit_store
 from gala.stores.factory import open_store

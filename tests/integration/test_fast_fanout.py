@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gala.realtime import VIEWER_NS
+from gala.realtime.facade import VIEWER_NS
 from gala.settings import Settings
 from tests.support import (
     RawViewer,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiohttp
 
-from gala.realtime import VIEWER_NS
+from gala.realtime.facade import VIEWER_NS
 from gala.settings import Settings
 from tests.support import RawViewer, connect_viewer, running_server, write_show
 

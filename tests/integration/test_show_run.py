@@ -13,7 +13,7 @@ import socketio
 
 from commerce.show_sales import SalesBoard
 from gala.kernel.showlog import LoggedEvent
-from gala.snapshot import PUBLIC_EVENT_TYPES, ShowSnapshot
+from gala.runofshow.snapshot import PUBLIC_EVENT_TYPES, ShowSnapshot
 from overlays.model import Screen
 from redpackets.show_drops import DropBoard
 from stage_control.model import ShowPhase

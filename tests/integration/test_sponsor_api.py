@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 import socketio
 
-from gala.auth import SPONSOR, hash_password
-from gala.ports import Account
+from gala.auth.tokens import SPONSOR, hash_password
+from gala.stores.ports import Account
 from tests.support import LOCALES, RunningServer, producer_client
 
 SHOW = "test-show"

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from gala.booked_cues import product_key
 from gala.kernel.clock import ManualClock
+from gala.runofshow.booked_cues import product_key
 from gala.settings import Settings
 from tests.support import LOCALES, RunningServer, Viewer, connect_viewer, running_server
 

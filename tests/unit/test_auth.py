@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gala.auth import Identity, TokenSigner, hash_password, require_role, verify_password
+from gala.auth.tokens import Identity, TokenSigner, hash_password, require_role, verify_password
 from gala.kernel.errors import Forbidden, Unauthorized
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from commerce.show_sales import OpenSale
-from gala.booked_cues import booked_cue, merged_sheet, product_key
 from gala.kernel.ids import is_valid_id
+from gala.runofshow.booked_cues import booked_cue, merged_sheet, product_key
 from overlays.model import ShowOverlay
 from redpackets.show_drops import LaunchDrop
 from sponsors.model import APPROVED, Booking, DropPlan, Product, Slot
@@ -94,7 +94,7 @@ def test_the_next_time_of_day_is_today_or_tomorrow_in_the_shows_time_zone() -> N
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from gala.booked_cues import next_time_of_day_ms
+    from gala.runofshow.booked_cues import next_time_of_day_ms
 
     zone = ZoneInfo("Asia/Shanghai")
     now = int(datetime(2026, 11, 10, 23, 30, tzinfo=zone).timestamp() * 1000)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from gala import cue_edits as ce
 from gala.kernel.errors import GalaError
+from gala.runofshow import cue_edits as ce
 from stage_control.model import ENDED, LIVE, StageState, Timer
 
 TABLES = [{"id": f"c{i}", "label": f"Cue {i}"} for i in range(1, 6)]

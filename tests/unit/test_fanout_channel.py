@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from gala.fanout import ShowChannel
 from gala.kernel.showlog import LoggedEvent
-from gala.ports import LogBatch
-from gala.protocol import ResumePosition
+from gala.realtime.protocol import ResumePosition
+from gala.realtime.show_channel import ShowChannel
+from gala.stores.ports import LogBatch
 
 
 def ev(seq: int, epoch: str = "e1") -> LoggedEvent:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from gala.runofshow.showfile import ShowFileError, load_show_file, parse_show_document
 from gala.settings import DEMO_SHOW
-from gala.showfile import ShowFileError, load_show_file, parse_show_document
 from tests.support import show_toml
 
 

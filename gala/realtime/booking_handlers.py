@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from gala.kernel.errors import GalaError
-from gala.protocol import payload_dict, required_id
-from gala.realtime import PRODUCER_NS, Connection, Realtime
-from gala.shows import ShowRegistry
+from gala.realtime.facade import PRODUCER_NS, Connection, Realtime
+from gala.realtime.protocol import payload_dict, required_id
+from gala.runofshow.registry import ShowRegistry
 from sponsors.model import Booking
 from sponsors.service import SponsorService
 from stage_control.service import StageService

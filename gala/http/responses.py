@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from gala import appkeys
-from gala.auth import (
+from gala.auth.tokens import (
     ACCOUNT_ROLES,
     PRODUCER,
     SPONSOR,
@@ -27,7 +27,7 @@ from gala.auth import (
 from gala.errors_map import ok, refusal
 from gala.kernel.errors import BadRequest, Unauthorized
 from gala.kernel.ids import new_id
-from gala.results import results_as_csv
+from gala.results.report import results_as_csv
 
 MAX_BODY_BYTES = 16 * 1024
 

@@ -15,16 +15,16 @@ from typing import Any
 from commerce.payments import PaymentService, payment_wire
 from commerce.sale import SaleNotOpen
 from commerce.service import PROVIDER, WALLET, PurchaseService, order_wire
-from gala.auth import VIEWER, require_role
-from gala.fanout import viewer_room
+from gala.auth.tokens import VIEWER, require_role
 from gala.kernel.clock import Clock
 from gala.kernel.errors import Conflict
-from gala.protocol import BadField, int_field, payload_dict, required_id, resume_field
-from gala.realtime import PRODUCER_NS, VIEWER_NS, Connection, Realtime
-from gala.results import ResultsRecorder
-from gala.show_runtime import ShowRuntime, console_room
-from gala.shows import ShowRegistry
-from gala.tap_limiter import TapLimiter
+from gala.realtime.facade import PRODUCER_NS, VIEWER_NS, Connection, Realtime
+from gala.realtime.protocol import BadField, int_field, payload_dict, required_id, resume_field
+from gala.realtime.show_channel import viewer_room
+from gala.realtime.show_runtime import ShowRuntime, console_room
+from gala.realtime.tap_limiter import TapLimiter
+from gala.results.report import ResultsRecorder
+from gala.runofshow.registry import ShowRegistry
 from redpackets import show_drops
 from redpackets.model import UnknownDrop
 from redpackets.service import DropService, grab_wire

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gala.http_api import json_response
+from gala.http.responses import json_response
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 

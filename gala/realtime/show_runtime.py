@@ -22,13 +22,13 @@ from typing import Any
 from commerce.figures import ShowFigures, figures_of, just_bought
 from commerce.payments import PaymentService
 from commerce.service import PurchaseService
-from gala.fanout import ShowChannel, viewer_room
 from gala.kernel.clock import Clock
 from gala.kernel.showlog import LoggedEvent
-from gala.ports import Presence, ShowLogReader
-from gala.realtime import PRODUCER_NS, VIEWER_NS, Realtime
-from gala.results import ResultsRecorder, product_reveal
-from gala.run_of_show import RunOfShow
+from gala.realtime.facade import PRODUCER_NS, VIEWER_NS, Realtime
+from gala.realtime.show_channel import ShowChannel, viewer_room
+from gala.results.report import ResultsRecorder, product_reveal
+from gala.runofshow.run_of_show import RunOfShow
+from gala.stores.ports import Presence, ShowLogReader
 from gala.supervisor import supervise
 from redpackets.figures import DropFigures, still_reported
 from redpackets.model import DropUnfunded

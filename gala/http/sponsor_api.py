@@ -17,13 +17,13 @@ from typing import Any
 from aiohttp import web
 
 from gala import appkeys
-from gala.auth import SPONSOR
+from gala.auth.tokens import SPONSOR
 from gala.errors_map import ok
-from gala.http_api import caller_of, csv_response, json_response, read_json
+from gala.http.responses import caller_of, csv_response, json_response, read_json
 from gala.kernel.errors import GalaError
-from gala.results import for_sponsor, results_as_csv
-from gala.showfile import ShowDefinition
-from gala.shows import ShowRegistry
+from gala.results.report import for_sponsor, results_as_csv
+from gala.runofshow.registry import ShowRegistry
+from gala.runofshow.showfile import ShowDefinition
 from sponsors.model import ShowFacts, UnknownShow
 from sponsors.service import SponsorService
 

@@ -32,7 +32,7 @@ from aiohttp import WSMsgType, web
 from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
 
-from gala.wire_fanout import websocket_frame, write_or_cut_off
+from gala.realtime.wire_fanout import websocket_frame, write_or_cut_off
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from commerce.sale import PAID, Order
 from gala.kernel.errors import NotFound
 from gala.kernel.ledger import transfer_id
 from gala.kernel.showlog import LoggedEvent
-from gala.ports import ShowLogReader
-from gala.results_ports import ResultsStore, RevealRecord, TapCounts
+from gala.results.ports import ResultsStore, RevealRecord, TapCounts
+from gala.stores.ports import ShowLogReader
 from redpackets.ports import DropCounts, DropLedger, DropStore
 
 OVERLAY_SHOWN = "overlay.shown"

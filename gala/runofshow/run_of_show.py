@@ -10,12 +10,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gala import cue_edits
-from gala.booked_cues import BookedCue, booked_cue, next_time_of_day_ms, sponsor_names
 from gala.kernel.errors import GalaError
-from gala.ports import EditedRunOfShow
-from gala.showfile import ShowDefinition, ShowFileError, parse_show_document
-from gala.shows import ShowRegistry
+from gala.runofshow import cue_edits
+from gala.runofshow.booked_cues import BookedCue, booked_cue, next_time_of_day_ms, sponsor_names
+from gala.runofshow.registry import ShowRegistry
+from gala.runofshow.showfile import ShowDefinition, ShowFileError, parse_show_document
+from gala.stores.ports import EditedRunOfShow
 from sponsors.model import APPROVED
 from sponsors.service import SponsorService
 from stage_control.service import StageService

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 from gala.kernel.showlog import LoggedEvent
-from gala.ports import ShowLogReader
-from gala.protocol import ResumePosition
-from gala.realtime import VIEWER_NS, Realtime
-from gala.results import product_reveal
-from gala.snapshot import ShowSnapshot, fold_all
+from gala.realtime.facade import VIEWER_NS, Realtime
+from gala.realtime.protocol import ResumePosition
+from gala.results.report import product_reveal
+from gala.runofshow.snapshot import ShowSnapshot, fold_all
+from gala.stores.ports import ShowLogReader
 
 
 def viewer_room(show_id: str) -> str:

@@ -24,11 +24,11 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from gala import wire_fanout
-from gala.auth import Identity
+from gala.auth.tokens import Identity
 from gala.errors_map import ok, refusal
 from gala.kernel.errors import BadRequest, Forbidden, GalaError
-from gala.lean_engineio import LeanEngineServer
+from gala.realtime import wire_fanout
+from gala.realtime.engineio_session import LeanEngineServer
 
 log = logging.getLogger(__name__)
 

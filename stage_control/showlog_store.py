@@ -1,7 +1,6 @@
-"""How every backend lays out a show's public log, shared by the adapters that append to it.
-
-The log is appended to by several features (stage control today; sales and drops later), always in
-the same atomic step as the feature's own state, so the layout lives here in one place:
+"""How every backend lays out a show's public log. Stage control appends to it, in the same atomic
+step as the stage state (every public event is the effect of a cue or a console command); the
+hub's show-log readers read it with the same layout:
 
 - SQLite: `SHOWLOG_SCHEMA` tables and `append_events_sqlite`, called inside the adapter's
   transaction.
@@ -18,7 +17,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .showlog import LoggedEvent, NewEvent
+from gala.kernel.showlog import LoggedEvent, NewEvent
 
 SHOWLOG_SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS show_log_head (

@@ -15,11 +15,11 @@ import jinja2
 from aiohttp import web
 
 from gala import appkeys
-from gala.auth import PRODUCER, SPONSOR, Identity
-from gala.http_api import check_login
+from gala.auth.tokens import PRODUCER, SPONSOR, Identity
+from gala.http.responses import check_login
 from gala.kernel.errors import GalaError
 
-WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
 SESSION_COOKIE = "gala_session"
 VENDOR_FILES = {
     "socket.io.min.js": WEB_ROOT / "node_modules/socket.io-client/dist/socket.io.min.js",

@@ -20,10 +20,10 @@ from commerce.sandbox_provider import SandboxProvider
 from commerce.webhooks import SIGNATURE_HEADER
 from gala import appkeys
 from gala.errors_map import ok
-from gala.http_api import MAX_BODY_BYTES, json_response
+from gala.http.pages import render
+from gala.http.responses import MAX_BODY_BYTES, json_response
 from gala.kernel.errors import BadRequest
 from gala.kernel.money import CURRENCY_EXPONENTS
-from gala.pages import render
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from gala.booked_cues import BookedCue, merged_sheet
-from gala.ports import ShowDocuments
-from gala.showfile import ShowDefinition, load_show_file, parse_show_document
+from gala.runofshow.booked_cues import BookedCue, merged_sheet
+from gala.runofshow.showfile import ShowDefinition, load_show_file, parse_show_document
+from gala.stores.ports import ShowDocuments
 from stage_control.model import Cue, initial_state
 from stage_control.ports import StageStore
 from stage_control.service import ShowNotInstalled

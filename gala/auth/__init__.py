@@ -1,0 +1,1 @@
+"""Who is calling: roles, signed tokens, password hashes, and login."""
