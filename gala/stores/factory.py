@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import redis.asyncio as aioredis
 
+from commerce.ports import LedgerStore, PaymentStore, SaleStore
 from commerce.redis_ledger import RedisLedgerStore
 from commerce.redis_payments import RedisPaymentStore
 from commerce.redis_store import RedisSaleStore
@@ -20,12 +22,24 @@ from commerce.sqlite_payments import SCHEMA as PAYMENT_SCHEMA
 from commerce.sqlite_payments import SqlitePaymentStore
 from commerce.sqlite_store import SCHEMA as SALE_SCHEMA
 from commerce.sqlite_store import SqliteSaleStore
+from gala.results.ports import ResultsStore
+from gala.stores.ports import (
+    Accounts,
+    EditedRunOfShow,
+    Presence,
+    Secrets,
+    ShowDocuments,
+    ShowLogReader,
+)
+from redpackets.ports import DropStore
 from redpackets.redis_store import RedisDropStore
 from redpackets.sqlite_store import SCHEMA as DROP_SCHEMA
 from redpackets.sqlite_store import SqliteDropStore
+from sponsors.ports import BookingStore, ProductStore
 from sponsors.redis_store import RedisSponsorStore
 from sponsors.sqlite_store import SCHEMA as SPONSOR_SCHEMA
 from sponsors.sqlite_store import SqliteSponsorStore
+from stage_control.ports import StageStore
 from stage_control.redis_store import RedisStageStore
 from stage_control.sqlite_store import SCHEMA as STAGE_SCHEMA
 from stage_control.sqlite_store import SqliteStageStore
@@ -42,18 +56,29 @@ from .sqlite_run_of_show import SCHEMA as RUN_OF_SHOW_SCHEMA
 from .sqlite_run_of_show import SqliteRunOfShowStore
 
 
+class HubStore(ShowLogReader, ShowDocuments, Accounts, Secrets, Presence, Protocol):
+    """The hub's own ports, which one adapter per backend implements together."""
+
+
+class SponsorStore(ProductStore, BookingStore, Protocol):
+    """The sponsors feature's two ports, which one adapter per backend implements together."""
+
+
 @dataclass(slots=True)
 class StoreBundle:
+    """Every port of one store backend, typed as the ports (never as the adapters), so a caller
+    can rely only on what a port promises."""
+
     kind: str
-    hub: SqliteHubStore | RedisHubStore
-    stage: SqliteStageStore | RedisStageStore
-    sales: SqliteSaleStore | RedisSaleStore
-    ledger: SqliteLedgerStore | RedisLedgerStore
-    drops: SqliteDropStore | RedisDropStore
-    payments: SqlitePaymentStore | RedisPaymentStore
-    results: SqliteResultsStore | RedisResultsStore
-    run_of_show: SqliteRunOfShowStore | RedisRunOfShowStore
-    sponsors: SqliteSponsorStore | RedisSponsorStore
+    hub: HubStore
+    stage: StageStore
+    sales: SaleStore
+    ledger: LedgerStore
+    drops: DropStore
+    payments: PaymentStore
+    results: ResultsStore
+    run_of_show: EditedRunOfShow
+    sponsors: SponsorStore
     close: Callable[[], Awaitable[None]]
 
 
