@@ -20,7 +20,6 @@ from commerce.ports import PaymentProvider
 from commerce.sandbox_provider import SANDBOX, SandboxProvider
 from commerce.service import PurchaseService
 from gala.auth.tokens import Identity, TokenSigner
-from gala.http.sponsor_api import show_facts
 from gala.kernel.clock import Clock
 from gala.realtime.booking_handlers import BookingHandlers
 from gala.realtime.facade import Realtime
@@ -32,6 +31,7 @@ from gala.runofshow.booked_cues import product_key
 from gala.runofshow.cue_effects import ShowCueEffects
 from gala.runofshow.registry import ShowRegistry
 from gala.runofshow.run_of_show import RunOfShow
+from gala.runofshow.sponsor_view import show_facts
 from gala.settings import Settings
 from gala.stores.factory import StoreBundle, open_store
 from redpackets.service import DropService

@@ -11,53 +11,17 @@ embargoed products).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from aiohttp import web
 
 from gala import appkeys
 from gala.auth.tokens import SPONSOR
 from gala.errors_map import ok
 from gala.http.responses import caller_of, csv_response, json_response, read_json
-from gala.kernel.errors import GalaError
 from gala.results.report import for_sponsor, results_as_csv
-from gala.runofshow.registry import ShowRegistry
-from gala.runofshow.showfile import ShowDefinition
-from sponsors.model import ShowFacts, UnknownShow
+from gala.runofshow.sponsor_view import sponsor_show_view, visible_show
 from sponsors.service import SponsorService
 
 SPONSOR_API = "/api/sponsor"
-
-
-def show_facts(shows: ShowRegistry) -> Callable[[str, str], ShowFacts]:
-    """What the booking rules know of a show, for a sponsor the show lists (else `unknown_show`)."""
-
-    def facts(sponsor_id: str, show_id: str) -> ShowFacts:
-        show = _visible_show(shows, sponsor_id, show_id)
-        return ShowFacts(show.id, show.locales, frozenset(c.id for c in show.cues), show.window)
-
-    return facts
-
-
-def _visible_show(shows: ShowRegistry, sponsor_id: str, show_id: str) -> ShowDefinition:
-    try:
-        # the run of show as its file defines it: a booked reveal is never an anchor, and the
-        # other sponsors' booked cues are not the sponsor's to see
-        show = shows.base(show_id)
-    except GalaError:
-        show = None
-    if show is None or sponsor_id not in show.sponsors:
-        raise UnknownShow(f"no show {show_id!r} lists you as a sponsor")
-    return show
-
-
-def sponsor_show_view(show: ShowDefinition) -> dict[str, Any]:
-    return {
-        **show.public_info(),
-        "window": None if show.window is None else list(show.window),
-        "cues": [{"id": cue.id, "number": cue.number} for cue in show.cues],
-    }
 
 
 def _sponsor(request: web.Request) -> tuple[str, SponsorService]:
@@ -132,14 +96,14 @@ async def show_results(request: web.Request) -> web.Response:
     """The sponsor's own reveals and drops of a show that lists it (gala/results.py)."""
     sponsor_id, _ = _sponsor(request)
     node = appkeys.node_of(request.app)
-    show = _visible_show(node.shows, sponsor_id, request.match_info["show_id"])
+    show = visible_show(node.shows, sponsor_id, request.match_info["show_id"])
     return json_response(ok(for_sponsor(await node.show_results(show.id), sponsor_id)))
 
 
 async def show_results_csv(request: web.Request) -> web.StreamResponse:
     sponsor_id, _ = _sponsor(request)
     node = appkeys.node_of(request.app)
-    show = _visible_show(node.shows, sponsor_id, request.match_info["show_id"])
+    show = visible_show(node.shows, sponsor_id, request.match_info["show_id"])
     results = for_sponsor(await node.show_results(show.id), sponsor_id)
     return csv_response(results_as_csv(results), f"results-{show.id}-{sponsor_id}")
 
