@@ -2,7 +2,7 @@
 
 `StageStore` keeps each show's `StageState` and appends to the show's public log and audit log in
 the same atomic step; `CueEffects` turns an executed cue into the public events of the features it
-drives (overlays today; sales and drops later), so stage control never knows what a cue does.
+drives (overlays, sales and drops), so stage control never knows what a cue does.
 """
 
 from __future__ import annotations

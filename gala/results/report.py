@@ -8,8 +8,9 @@ and for the sale the reveal opened (the product's first `sale.opened` after it):
 distinct tappers, paid orders, units, GMV and conversion (buyers / viewers who displayed the
 card). For each drop: envelopes grabbed, money given and refunded.
 
-`ResultsRecorder` buffers displays and taps in memory and writes them once a second in one batch
-per show (results are analytics; money comes from the money stores). `compile_results` is pure.
+`ResultsRecorder` buffers displays and taps in memory and writes them in one batch per show at
+the live figures' cadence (`FIGURES_INTERVAL_S` of the show runtime, 0.5 s) and before results
+are read (results are analytics; money comes from the money stores). `compile_results` is pure.
 """
 
 from __future__ import annotations
