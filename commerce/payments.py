@@ -76,6 +76,15 @@ def payment_wire(payment: Payment) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentStatus:
+    """A payment as its pay page shows it: the record, its order's state, whether it expired."""
+
+    payment: Payment
+    order_state: str | None
+    expired: bool
+
+
 class PaymentService:
     def __init__(
         self,
@@ -132,6 +141,16 @@ class PaymentService:
             )
         balance = await self._ledger.balance(account("wallet", viewer_id))
         return ProviderPurchase(order, payment, balance)
+
+    async def status(self, payment_id: str) -> PaymentStatus:
+        """The payment, the state of its order now (None if it has none), and whether its hold
+        has run out on the server's clock; `unknown_payment` for an id we never issued."""
+        payment = await self._store.payment(payment_id)
+        if payment is None:
+            raise UnknownPayment(f"no payment {payment_id!r}")
+        order = await self._sales.order(payment.sale_id, payment.order_id)
+        expired = self._clock.now_ms() >= payment.expires_at_ms
+        return PaymentStatus(payment, order.state if order else None, expired)
 
     async def receive_webhook(self, signature: str | None, body: bytes) -> dict[str, Any]:
         """Verify, read and apply one delivery (docs/protocol.md, the webhook endpoint)."""

@@ -193,6 +193,10 @@ class PurchaseService:
             self._sold_out.discard(sale_id)
         return counts
 
+    async def sale_orders(self, sale_id: str) -> tuple[rules.SaleTerms, list[rules.Order]]:
+        """A sale's terms and every order of it, in order id order (`unknown_sale` if none)."""
+        return await self._sales.sale_terms(sale_id), await self._sales.orders(sale_id)
+
     async def wallet(self, viewer_id: str, sale_ids: list[str]) -> dict[str, Any]:
         orders = []
         for sale_id in sale_ids:

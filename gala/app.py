@@ -10,10 +10,12 @@ from aiohttp import web
 
 from gala import appkeys
 from gala.auth.tokens import Identity
+from gala.http.login_api import add_login_routes
 from gala.http.openapi import add_openapi_route
 from gala.http.pages import setup_pages
 from gala.http.payments_api import add_payment_routes
-from gala.http.responses import add_routes, error_middleware
+from gala.http.responses import error_middleware
+from gala.http.show_api import add_show_routes
 from gala.http.sponsor_api import add_sponsor_routes
 from gala.kernel.clock import Clock, SystemClock
 from gala.kernel.errors import Unauthorized
@@ -24,7 +26,6 @@ from gala.settings import Settings
 
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024)
-    app[appkeys.SETTINGS] = settings
     app[appkeys.NODE] = slot = appkeys.NodeSlot()
     the_clock = clock or SystemClock()
 
@@ -41,7 +42,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         ping_interval_s=settings.ping_interval_s,
     )
     realtime.attach(app)
-    add_routes(app)
+    add_show_routes(app)
+    add_login_routes(app)
     add_payment_routes(app)
     add_sponsor_routes(app)
     add_openapi_route(app)

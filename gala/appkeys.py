@@ -1,19 +1,17 @@
-"""Every typed key of the aiohttp application state, in one module."""
+"""Every typed key of the aiohttp application state, in one module.
+
+The running node is held as the services the HTTP edge calls (`gala/http/services.py`), so this
+module, and every handler that reads the state, depends on no module of the composition.
+"""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import jinja2
 from aiohttp import web
 
+from gala.http.services import HttpServices
 from gala.kernel.errors import GalaError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from gala.node import Node
-    from gala.settings import Settings
-
-SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 NODE: web.AppKey[NodeSlot] = web.AppKey("node")
 TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates")
 
@@ -22,10 +20,10 @@ class NodeSlot:
     """Holds the running node: set by the node's cleanup context once the store is open (the app
     is frozen by then, so the slot itself is what the state holds)."""
 
-    node: Node | None = None
+    node: HttpServices | None = None
 
 
-def node_of(app: web.Application) -> Node:
+def node_of(app: web.Application) -> HttpServices:
     node = app[NODE].node
     if node is None:
         raise GalaError("the server is starting", code="unavailable")

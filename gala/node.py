@@ -19,6 +19,7 @@ from commerce.payments import PaymentService
 from commerce.ports import PaymentProvider
 from commerce.sandbox_provider import SANDBOX, SandboxProvider
 from commerce.service import PurchaseService
+from gala.auth.login import LoginService
 from gala.auth.tokens import Identity, TokenSigner
 from gala.kernel.clock import Clock
 from gala.realtime.booking_handlers import BookingHandlers
@@ -60,6 +61,7 @@ class Node:
     sandbox: SandboxProvider | None
     results: ResultsRecorder
     sponsors: SponsorService
+    login: LoginService
     runtimes: dict[str, ShowRuntime] = field(default_factory=dict)
 
     @classmethod
@@ -127,6 +129,7 @@ class Node:
             sandbox,
             results,
             sponsors,
+            LoginService(store.hub, clock),
         )
         if settings.demo_budget_minor:
             await node.fund_demo_budgets()

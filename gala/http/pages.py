@@ -16,11 +16,11 @@ from aiohttp import web
 
 from gala import appkeys
 from gala.auth.tokens import PRODUCER, SPONSOR, Identity
-from gala.http.responses import check_login
+from gala.http.login_api import log_in
+from gala.http.responses import SESSION_COOKIE, services, with_retry_after
 from gala.kernel.errors import GalaError
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
-SESSION_COOKIE = "gala_session"
 VENDOR_FILES = {
     "socket.io.min.js": WEB_ROOT / "node_modules/socket.io-client/dist/socket.io.min.js",
     "hls.min.js": WEB_ROOT / "node_modules/hls.js/dist/hls.min.js",
@@ -41,7 +41,7 @@ def session_of(request: web.Request, role: str) -> Identity | None:
     if not token:
         return None
     try:
-        identity = appkeys.node_of(request.app).authenticate(token)
+        identity = services(request).authenticate(token)
     except GalaError:
         return None
     return identity if identity.role == role else None
@@ -52,7 +52,7 @@ def producer_session(request: web.Request) -> Identity | None:
 
 
 async def index(request: web.Request) -> web.StreamResponse:
-    shows = appkeys.node_of(request.app).shows.all()
+    shows = services(request).shows.all()
     if len(shows) == 1:
         raise web.HTTPFound(f"/watch/{shows[0].id}")
     return render(request, "index.html", shows=[s.public_info() for s in shows])
@@ -60,7 +60,7 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 async def watch(request: web.Request) -> web.Response:
     show = _show_or_404(request)
-    provider = appkeys.node_of(request.app).payments.provider
+    provider = services(request).payments.provider
     return render(
         request,
         "watch.html",
@@ -70,7 +70,7 @@ async def watch(request: web.Request) -> web.Response:
 
 
 async def console_index(request: web.Request) -> web.StreamResponse:
-    shows = appkeys.node_of(request.app).shows.all()
+    shows = services(request).shows.all()
     raise web.HTTPFound(f"/console/{shows[0].id}" if shows else "/")
 
 
@@ -122,12 +122,12 @@ async def login_submit(request: web.Request) -> web.Response:
     form = await request.post()
     next_url = _safe_next(form.get("next"))
     try:
-        identity = await check_login(request, form.get("username"), form.get("password"))
+        identity = await log_in(request, form.get("username"), form.get("password"))
     except GalaError as error:
         response = render(request, "login.html", next=next_url, error=error.message)
-        response.set_status(401)
-        return response
-    node = appkeys.node_of(request.app)
+        response.set_status(error.status)
+        return with_retry_after(response, error)
+    node = services(request)
     ttl = node.settings.producer_token_ttl_s
     response = web.HTTPFound(_landing(identity, next_url))
     response.set_cookie(
@@ -156,7 +156,7 @@ async def vendor(request: web.Request) -> web.StreamResponse:
 
 def _show_or_404(request: web.Request) -> Any:
     try:
-        return appkeys.node_of(request.app).shows.get(request.match_info["show_id"])
+        return services(request).shows.get(request.match_info["show_id"])
     except GalaError:
         raise web.HTTPNotFound(text="no such show") from None
 

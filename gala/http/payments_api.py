@@ -16,13 +16,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from commerce.payments import PaymentStatus, UnknownPayment
 from commerce.sandbox_provider import SandboxProvider
 from commerce.webhooks import SIGNATURE_HEADER
-from gala import appkeys
 from gala.errors_map import ok
 from gala.http.pages import render
-from gala.http.responses import MAX_BODY_BYTES, json_response
-from gala.kernel.errors import BadRequest
+from gala.http.responses import json_response, read_body, services
 from gala.kernel.money import CURRENCY_EXPONENTS
 
 log = logging.getLogger(__name__)
@@ -31,30 +30,30 @@ WEBHOOK_PATH = "/api/payments/webhook"
 
 
 async def payment_webhook(request: web.Request) -> web.Response:
-    node = appkeys.node_of(request.app)
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise BadRequest("the body is too large", code="payload_too_large")
-    body = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
-        raise BadRequest("the body is too large", code="payload_too_large")
-    outcome = await node.payments.receive_webhook(request.headers.get(SIGNATURE_HEADER), body)
+    body = await read_body(request)
+    payments = services(request).payments
+    outcome = await payments.receive_webhook(request.headers.get(SIGNATURE_HEADER), body)
     return json_response(ok(outcome))
 
 
 def _sandbox(request: web.Request) -> SandboxProvider:
-    sandbox = appkeys.node_of(request.app).sandbox
+    sandbox = services(request).sandbox
     if sandbox is None:
         raise web.HTTPNotFound(text="the sandbox payment provider is off")
     return sandbox
 
 
+async def _status(request: web.Request) -> PaymentStatus:
+    try:
+        return await services(request).payments.status(request.match_info["payment_id"])
+    except UnknownPayment:
+        raise web.HTTPNotFound(text="no such payment") from None
+
+
 async def _page(request: web.Request, result: dict[str, Any] | None) -> web.Response:
     _sandbox(request)
-    node = appkeys.node_of(request.app)
-    payment = await node.store.payments.payment(request.match_info["payment_id"])
-    if payment is None:
-        raise web.HTTPNotFound(text="no such payment")
-    order = await node.store.sales.order(payment.sale_id, payment.order_id)
+    status = await _status(request)
+    payment = status.payment
     exponent = CURRENCY_EXPONENTS.get(payment.currency, 2)
     amount = f"{payment.amount_minor / 10**exponent:,.{exponent}f} {payment.currency}"
     response = render(
@@ -62,8 +61,8 @@ async def _page(request: web.Request, result: dict[str, Any] | None) -> web.Resp
         "sandbox_pay.html",
         payment=payment,
         amount=amount,
-        order_state=order.state if order else "unknown",
-        expired=node.clock.now_ms() >= payment.expires_at_ms,
+        order_state=status.order_state or "unknown",
+        expired=status.expired,
         result=result,
     )
     if result is not None and not result.get("ok"):
@@ -78,11 +77,7 @@ async def sandbox_pay_page(request: web.Request) -> web.Response:
 async def sandbox_pay(request: web.Request) -> web.Response:
     """The Pay button: deliver the signed event to our own webhook, show what it answered."""
     sandbox = _sandbox(request)
-    node = appkeys.node_of(request.app)
-    payment = await node.store.payments.payment(request.match_info["payment_id"])
-    if payment is None:
-        raise web.HTTPNotFound(text="no such payment")
-    body, headers = sandbox.delivery(payment)
+    body, headers = sandbox.delivery((await _status(request)).payment)
     sockname = request.transport.get_extra_info("sockname") if request.transport else None
     if not sockname:
         raise web.HTTPInternalServerError(text="the sandbox cannot tell its own address")

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gala import appkeys
 from gala.auth.tokens import SPONSOR
 from gala.errors_map import ok
-from gala.http.responses import caller_of, csv_response, json_response, read_json
+from gala.http.responses import caller_of, csv_response, json_response, read_json, services
 from gala.results.report import for_sponsor, results_as_csv
 from gala.runofshow.sponsor_view import sponsor_show_view, visible_show
 from sponsors.service import SponsorService
@@ -27,12 +26,12 @@ SPONSOR_API = "/api/sponsor"
 def _sponsor(request: web.Request) -> tuple[str, SponsorService]:
     identity = caller_of(request, SPONSOR)
     assert identity.sponsor_id is not None  # a sponsor token always carries it (gala/auth.py)
-    return identity.sponsor_id, appkeys.node_of(request.app).sponsors
+    return identity.sponsor_id, services(request).sponsors
 
 
 async def me(request: web.Request) -> web.Response:
     identity = caller_of(request, SPONSOR)
-    shows = appkeys.node_of(request.app).shows.all()
+    shows = services(request).shows.all()
     mine = [sponsor_show_view(s) for s in shows if identity.sponsor_id in s.sponsors]
     return json_response(
         ok({"username": identity.subject, "sponsor_id": identity.sponsor_id, "shows": mine})
@@ -95,14 +94,14 @@ async def budget(request: web.Request) -> web.Response:
 async def show_results(request: web.Request) -> web.Response:
     """The sponsor's own reveals and drops of a show that lists it (gala/results.py)."""
     sponsor_id, _ = _sponsor(request)
-    node = appkeys.node_of(request.app)
+    node = services(request)
     show = visible_show(node.shows, sponsor_id, request.match_info["show_id"])
     return json_response(ok(for_sponsor(await node.show_results(show.id), sponsor_id)))
 
 
 async def show_results_csv(request: web.Request) -> web.StreamResponse:
     sponsor_id, _ = _sponsor(request)
-    node = appkeys.node_of(request.app)
+    node = services(request)
     show = visible_show(node.shows, sponsor_id, request.match_info["show_id"])
     results = for_sponsor(await node.show_results(show.id), sponsor_id)
     return csv_response(results_as_csv(results), f"results-{show.id}-{sponsor_id}")
