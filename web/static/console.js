@@ -10,23 +10,26 @@
   var cues = [], stage = null, clockOffsetMs = 0, bestRttMs = Infinity, goLockedUntil = 0;
   var $ = function (id) { return document.getElementById(id); };
 
-  var socket = io("/producer", { transports: ["websocket"], auth: { token: config.token } });
-  socket.on("connect", function () {
-    setConn("live");
-    syncClock(5);
-    socket.emit("console:join", { show_id: show.id }, function (ack) {
-      if (!ack.ok) return say(ack.error.message, true);
-      cues = ack.data.cues;
-      renderCues();
-      applyState(ack.data);
-      applyPresence(ack.data.presence);
-    });
+  /* The link reconnects by itself (web/static/link.js); every command goes through link.send,
+     which refuses at once while the link is down: nothing is queued to fire late. */
+  var link = GalaLink.open("/producer", { auth: { token: config.token } }, {
+    onState: function (state) {
+      setConn(state);
+      if (state !== "live") return;
+      syncClock(5);
+      link.send("console:join", { show_id: show.id }, function (ack) {
+        if (!ack.ok) return say(ack.error.message, true);
+        cues = ack.data.cues;
+        renderCues();
+        applyState(ack.data);
+        applyPresence(ack.data.presence);
+        say("");
+      });
+      loadBookings();
+    },
+    onRefused: function (error) { say("Not allowed: " + error.message + " (log in again)", true); }
   });
-  socket.on("disconnect", function () { setConn("offline"); });
-  socket.on("connect_error", function (err) {
-    setConn("offline");
-    if (err && err.data && err.data.code) { say("Not allowed: " + err.data.message + " (log in again)", true); }
-  });
+  var socket = link.socket;
   socket.on("console:state", applyState);
   socket.on("console:presence", applyPresence);
   socket.on("console:figures", applyFigures);
@@ -51,7 +54,7 @@
   /* Sponsor bookings: the show's bookings, pending ones with Approve and Reject (a reason is
      asked for); the server decides and audits each decision. */
   function loadBookings() {
-    socket.emit("bookings:list", { show_id: show.id }, function (ack) {
+    link.send("bookings:list", { show_id: show.id }, function (ack) {
       if (!ack.ok) return sayBookings(ack.error.message, true);
       renderBookings(ack.data.bookings);
     });
@@ -60,8 +63,8 @@
     var m = $("bookings-message"); m.textContent = text; m.className = "message" + (isError ? " error" : "");
   }
   function decideBooking(event, payload) {
-    socket.emit(event, Object.assign({ show_id: show.id }, payload), function (ack) {
-      if (!ack.ok) return sayBookings(ack.error.message, true);
+    link.send(event, Object.assign({ show_id: show.id }, payload), function (ack) {
+      if (!ack.ok) return sayBookings(refusalText(ack.error), true);
       sayBookings(ack.data.booking.id + " " + ack.data.booking.state);
       loadBookings();
     });
@@ -97,9 +100,8 @@
     });
   }
   $("bookings-refresh").addEventListener("click", loadBookings);
-  socket.on("connect", loadBookings);
   /* new bookings come in over HTTP on any node: look again every 5 s while connected */
-  setInterval(function () { if (socket.connected) loadBookings(); }, 5000);
+  setInterval(function () { if (link.connected()) loadBookings(); }, 5000);
 
   /* Red envelopes: launch a drop (a new key per press), and each drop's live figures. A closed
      drop is reported once more and then left out of the figures: its last row stays. */
@@ -161,11 +163,11 @@
     launching = true;
     $("drop-launch").disabled = true;
     dropSay("launching…", false);
-    socket.timeout(10000).emit("drop:launch", payload, function (err, ack) {
+    link.send("drop:launch", payload, function (ack) {
       launching = false;
       $("drop-launch").disabled = false;
-      if (err || !ack) { dropSay("no answer from the server (launch again to retry: a new drop)", true); return; }
-      if (!ack.ok) { dropSay("refused: " + ack.error.code + ": " + ack.error.message, true); return; }
+      if (!ack.ok && ack.error.code === "no_answer") { dropSay("no answer from the server (launch again to retry: a new drop)", true); return; }
+      if (!ack.ok) { dropSay(refusalText(ack.error), true); return; }
       var d = ack.data.drop;
       dropNames[d.drop_id] = d.name;
       if (!drops[d.drop_id]) {
@@ -179,7 +181,18 @@
     });
   }
 
-  function setConn(state) { var el = $("conn"); el.dataset.state = state; el.textContent = state; }
+  function setConn(state) {
+    var el = $("conn"); el.dataset.state = state; el.textContent = state === "live" ? "live" : "reconnecting…";
+    document.body.dataset.link = state === "live" ? "up" : "down";
+    if (state !== "live") say("Link down: reconnecting… Commands are refused until it is back.", true);
+  }
+
+  /* What a refusal says on screen: the link's own refusals in words, the server's with its code. */
+  function refusalText(error) {
+    if (error.code === "offline") return "Not sent: the link is down (reconnecting…). Nothing will fire later.";
+    if (error.code === "no_answer") return "No answer from the server: check the state before pressing again.";
+    return "refused: " + error.code + ": " + error.message;
+  }
 
   function say(message, isError) {
     var el = $("message");
@@ -199,8 +212,8 @@
 
   function command(name, extra, then) {
     var payload = Object.assign({ show_id: show.id }, extra || {});
-    socket.emit(name, payload, function (ack) {
-      if (!ack.ok) { say(ack.error.code + ": " + ack.error.message, true); return; }
+    link.send(name, payload, function (ack) {
+      if (!ack.ok) { say(refusalText(ack.error), true); return; }
       say("");
       if (then) then(ack.data);
     });
@@ -308,8 +321,8 @@
       try { payload.cue = JSON.parse($("edit-table").value); }
       catch (err) { $("edit-message").textContent = "the cue is not valid JSON"; return; }
     }
-    socket.emit("cue:edit", Object.assign({ show_id: show.id }, payload), function (ack) {
-      $("edit-message").textContent = ack.ok ? kind + ": done" : ack.error.code + ": " + ack.error.message;
+    link.send("cue:edit", Object.assign({ show_id: show.id }, payload), function (ack) {
+      $("edit-message").textContent = ack.ok ? kind + ": done" : refusalText(ack.error);
       $("edit-message").className = "message" + (ack.ok ? "" : " error");
       if (ack.ok) { cues = ack.data.cues; renderCues(); if (stage) applyState({ stage: stage }); }
     });
@@ -330,6 +343,6 @@
     else if (e.code === "ArrowUp") { e.preventDefault(); command("back"); }
   });
   setInterval(clock, 250);
-  setInterval(function () { if (socket.connected) syncClock(1); }, 30000);
+  setInterval(function () { if (link.connected()) syncClock(1); }, 30000);
   window.galaConsole = { state: function () { return stage; } };
 })();

@@ -20,6 +20,10 @@
     id: { left: "tersisa", just_bought: "baru dibeli", soon: "Segera", buy: "Beli sekarang", ended: "Penjualan berakhir", sold_out: "Habis", limit: "Batas tercapai", bought: "Berhasil dibeli!", funds: "Saldo dompet kurang", wallet: "Dompet", orders: "Pesanan saya", pay_provider: "Bayar lewat penyedia uji coba", held: "Disimpan untuk Anda hingga", pay: "Bayar (uji coba)" }
   };
   var T = BUY_TEXT[locale] || BUY_TEXT.en;
+  /* While the link is down: said on the status bar and on every control it disables. */
+  var RECONNECTING = { en: "Reconnecting…", zh: "正在重新连接…", ar: "جارٍ إعادة الاتصال…", vi: "Đang kết nối lại…", fr: "Reconnexion…", id: "Menyambung ulang…" };
+  var R = RECONNECTING[locale] || RECONNECTING.en;
+  var linkUp = false;
   var saleUi = {};          /* sale_id -> "sold_out" | "limit": what a tap taught us */
   var wallet = { balance_minor: null, orders: [] };
   var figures = null;       /* the latest live sales figures (stock left, GMV) */
@@ -53,7 +57,7 @@
   var received = SS.emptyState(null);   /* fold of every event received */
   var displayed = SS.emptyState(null);  /* what the picture has reached */
   var pending = [];                     /* events received but not yet due on this picture */
-  var socket = null;
+  var socket = null, link = null;
 
   function pickLocale() {
     var wanted = new URLSearchParams(location.search).get("lang");
@@ -91,14 +95,21 @@
   );
 
   function connect() {
-    socket = io({ transports: ["websocket"], auth: function (cb) { cb({ token: localStorage.getItem(TOKEN_KEY) }); } });
-    socket.on("connect", function () { setConn("live"); syncClock(5); join(); });
-    socket.on("disconnect", function () { setConn("offline"); sequencer.joining(); });
-    socket.on("connect_error", function () {
-      /* a refused handshake (expired or foreign token) is not retried by the client by itself */
-      setConn("offline");
-      refreshToken().finally(function () { setTimeout(function () { if (!socket.connected) socket.connect(); }, 1000); });
+    var refreshFirst = false;
+    link = GalaLink.open("/", { auth: function (cb) { cb({ token: localStorage.getItem(TOKEN_KEY) }); } }, {
+      onState: function (state) {
+        setConn(state);
+        if (state === "live") { syncClock(5); join(); } else { sequencer.joining(); }
+      },
+      /* a refused handshake (expired or foreign token): get a fresh token before the next try */
+      onRefused: function () { refreshFirst = true; },
+      beforeConnect: function () {
+        if (!refreshFirst) return null;
+        refreshFirst = false;
+        return refreshToken();
+      }
     });
+    socket = link.socket;
     socket.on("event", function (ev) { sequencer.receive(ev); });
     socket.on("figures", function (f) {
       figures = f;
@@ -109,8 +120,8 @@
 
   function join() {
     sequencer.joining();
-    socket.emit("join", { show_id: show.id, resume: sequencer.position() }, function (ack) {
-      if (!ack || !ack.ok) { setTimeout(join, 1000); return; }
+    link.send("join", { show_id: show.id, resume: sequencer.position() }, function (ack) {
+      if (!ack.ok) { if (link.connected()) setTimeout(join, 1000); return; }
       sequencer.joined(ack.data);
       loadWallet();
     });
@@ -148,12 +159,23 @@
     renderDrop();
   }
 
-  function setConn(state) { document.getElementById("conn").dataset.state = state; }
+  /* "live" or "reconnecting": while down the page says so, the phase no longer claims LIVE and
+     the Buy and grab controls are disabled with the reason. */
+  function setConn(state) {
+    linkUp = state === "live";
+    var conn = document.getElementById("conn");
+    conn.dataset.state = state;
+    conn.title = linkUp ? "" : R;
+    document.getElementById("link").hidden = linkUp;
+    document.getElementById("link").textContent = R;
+    document.getElementById("player").dataset.link = linkUp ? "up" : "down";
+    render(); renderDrop();
+  }
 
   function render() {
     var phase = document.getElementById("phase");
-    phase.dataset.phase = displayed.show.phase;
-    phase.textContent = (PHASE_TEXT[locale] || PHASE_TEXT.en)[displayed.show.phase] || "";
+    phase.dataset.phase = linkUp ? displayed.show.phase : "reconnecting";
+    phase.textContent = linkUp ? (PHASE_TEXT[locale] || PHASE_TEXT.en)[displayed.show.phase] || "" : R;
     SS.LAYERS.forEach(function (layer) {
       var el = document.querySelector('[data-layer="' + layer + '"]');
       var overlay = displayed.layers[layer];
@@ -225,9 +247,10 @@
     else if (sale.status !== "open" || (sale.closes_at_ms !== null && now >= sale.closes_at_ms)) state = "ended";
     else if (figureOf(sale).sold_out) state = "sold_out";
     else state = saleUi[sale.sale_id] || "buy";
+    if (!linkUp && state !== "ended") state = "offline";
     button.dataset.state = state;
     button.disabled = state !== "buy";
-    button.textContent = T[state];
+    button.textContent = state === "offline" ? R : T[state];
   }
 
   function figureOf(sale) {
@@ -278,7 +301,7 @@
     var key = newKey();
     button.dataset.busy = "1";
     button.disabled = true;
-    socket.emit("buy", { show_id: show.id, product_id: productId, quantity: 1, key: key }, function (ack) {
+    link.send("buy", { show_id: show.id, product_id: productId, quantity: 1, key: key }, function (ack) {
       delete button.dataset.busy;
       if (ack && ack.ok) {
         wallet.balance_minor = ack.data.balance_minor;
@@ -288,7 +311,8 @@
         var code = ack && ack.error ? ack.error.code : "error";
         if (code === "sold_out") saleUi[sale.sale_id] = "sold_out";
         if (code === "limit_reached") saleUi[sale.sale_id] = "limit";
-        toast(code === "insufficient_funds" ? T.funds : (T[code === "limit_reached" ? "limit" : code] || ack.error.message), true);
+        var said = code === "offline" || code === "no_answer" ? R : null;
+        toast(said || (code === "insufficient_funds" ? T.funds : (T[code === "limit_reached" ? "limit" : code] || ack.error.message)), true);
         if (code === "insufficient_funds" && config.payment_provider) offerProvider(productId);
       }
       renderWallet();
@@ -332,8 +356,8 @@
 
   function watchOrder(orderId, expiresAtMs) {
     var timer = setInterval(function () {
-      socket.emit("wallet", { show_id: show.id }, function (ack) {
-        if (!ack || !ack.ok) return;
+      link.send("wallet", { show_id: show.id }, function (ack) {
+        if (!ack.ok) return;
         wallet = ack.data; renderWallet();
         var order = wallet.orders.filter(function (o) { return o.order_id === orderId; })[0];
         if (!order || order.state !== "held" || serverNow() > expiresAtMs + 5000) {
@@ -346,8 +370,8 @@
   }
 
   function loadWallet() {
-    socket.emit("wallet", { show_id: show.id }, function (ack) {
-      if (ack && ack.ok) { wallet = ack.data; renderWallet(); }
+    link.send("wallet", { show_id: show.id }, function (ack) {
+      if (ack.ok) { wallet = ack.data; renderWallet(); }
     });
   }
 
@@ -379,6 +403,7 @@
      a countdown to opens_at_ms, then a rain of envelopes until closes_at_ms, the last envelope,
      or this viewer's result. The rain is a handful of buttons falling by CSS animation. */
   var dropEl = document.getElementById("drop");
+  var envelopes = Array.prototype.slice.call(document.querySelectorAll("#drop .envelope"));
   var dropTitle = document.getElementById("drop-title");
   var dropLeft = document.getElementById("drop-left");
   var dropResult = document.getElementById("drop-result");
@@ -427,7 +452,11 @@
     dropEl.hidden = false;
     if (dropEl.dataset.state !== stage) dropEl.dataset.state = stage;
     dropEl.classList.toggle("busy", !!ui.busy);
-    if (stage === "countdown") {
+    dropEl.dataset.link = linkUp ? "up" : "down";
+    envelopes.forEach(function (button) { button.disabled = !linkUp; button.title = linkUp ? "" : R; });
+    if (stage === "rain" && !linkUp) {
+      setText(dropTitle, R);
+    } else if (stage === "countdown") {
       setText(dropTitle, fill(D.soon, { n: counting.format(Math.max(1, Math.ceil((shown.opens_at_ms - now) / 1000))) }));
     } else if (stage === "rain") {
       setText(dropTitle, D.tap);
@@ -442,14 +471,16 @@
   function tapEnvelope(e) {
     if (e.type === "pointerdown" && e.pointerType === "mouse" && e.button !== 0) return;
     var d = dropShown;
-    if (!d || !socket || !socket.connected) return;
+    if (!d || !link || !link.connected()) return;
     var ui = uiOf(d.drop_id);
     if (ui.busy || ui.result || serverNow() < d.opens_at_ms) return;   /* one grab in flight at most */
     ui.busy = true;
     renderDrop();
-    socket.timeout(GRAB_TIMEOUT_MS).emit("grab", { show_id: show.id, drop_id: d.drop_id }, function (err, ack) {
+    link.send("grab", { show_id: show.id, drop_id: d.drop_id }, function (ack) {
       ui.busy = false;
-      if (err || !ack) { renderDrop(); return; }   /* no answer: a new tap asks again, safely */
+      if (!ack.ok && (ack.error.code === "no_answer" || ack.error.code === "offline")) {
+        renderDrop(); return;   /* no answer: a new tap asks again, safely */
+      }
       if (ack.ok) {
         finish(ui, "won", ack.data.amount_minor);
         wallet.balance_minor = ack.data.balance_minor;
@@ -465,10 +496,10 @@
         /* rate_limited and anything else: quietly let the viewer tap again */
       }
       renderDrop();
-    });
+    }, GRAB_TIMEOUT_MS);
   }
 
-  document.querySelectorAll("#drop .envelope").forEach(function (button) {
+  envelopes.forEach(function (button) {
     button.setAttribute("aria-label", D.grab);
     button.addEventListener("pointerdown", tapEnvelope);
     button.addEventListener("click", tapEnvelope);   /* keyboard, and taps without pointer events */
