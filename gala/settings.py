@@ -35,6 +35,8 @@ class Settings:
     webhook_secret: str | None = None
     webhook_tolerance_s: int = 300
     log_level: str = "INFO"
+    log_format: str = "json"
+    drain_timeout_s: int = 10
     demo_budget_minor: int = 0
     grab_taps_per_s: int = 5
     grab_tap_burst: int = 10
@@ -67,7 +69,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
             env, "GALA_MAX_VIEWER_BUFFER_BYTES", base.max_viewer_buffer_bytes, 4096, 1 << 30
         ),
         ping_interval_s=_int(env, "GALA_PING_INTERVAL_S", base.ping_interval_s, 1, 300),
-        log_level=env.get("GALA_LOG_LEVEL", base.log_level).upper(),
+        log_level=_log_level(env.get("GALA_LOG_LEVEL", base.log_level)),
+        log_format=_choice(env, "GALA_LOG_FORMAT", base.log_format, LOG_FORMATS),
+        drain_timeout_s=_int(env, "GALA_DRAIN_TIMEOUT_S", base.drain_timeout_s, 1, 600),
         demo_budget_minor=_int(env, "GALA_DEMO_BUDGET_MINOR", base.demo_budget_minor, 0, 10**12),
         grab_taps_per_s=_int(env, "GALA_GRAB_TAPS_PER_S", base.grab_taps_per_s, 1, 10_000),
         grab_tap_burst=_int(env, "GALA_GRAB_TAP_BURST", base.grab_tap_burst, 1, 10_000),
@@ -87,6 +91,22 @@ def _store_url(url: str) -> str:
 
 
 PAYMENT_PROVIDERS = ("sandbox",)
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"GALA_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+    return level
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name) or default
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
 
 
 def _provider(raw: str | None) -> str | None:

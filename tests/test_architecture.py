@@ -17,7 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FEATURES = ("overlays", "stage_control", "redpackets", "commerce", "sponsors")
 
 # Shared leaf modules of the hub: they import only the kernel.
-HUB_LEAVES = ("gala.supervisor", "gala.errors_map", "gala.settings", "gala.heap")
+HUB_LEAVES = (
+    "gala.supervisor",
+    "gala.errors_map",
+    "gala.settings",
+    "gala.heap",
+    "gala.metrics",
+    "gala.logs",
+)
 # The composition: the only modules that may import every part of the hub.
 COMPOSITION = ("gala", "gala.__main__", "gala.app", "gala.node", "gala.cli", "gala.money_audit")
 PORTS = ("gala.stores.ports", "gala.results.ports")
