@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import contextlib
 import getpass
-import logging
 import os
 import random
 import secrets
@@ -33,9 +32,16 @@ from gala.kernel import ledger
 from gala.kernel.clock import SystemClock
 from gala.kernel.errors import GalaError
 from gala.kernel.ids import is_valid_id
+from gala.logs import configure_logging
 from gala.money_audit import audit_store
 from gala.runofshow.showfile import load_show_file
-from gala.settings import Settings, SettingsError, check_store_url, settings_from_env
+from gala.settings import (
+    Settings,
+    SettingsError,
+    check_store_url,
+    default_node_id,
+    settings_from_env,
+)
 from gala.stores.factory import open_store
 from gala.stores.ports import Account
 from gala.supervisor import supervise
@@ -55,9 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"gala: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # decided here, once, so every log line of the process and the node itself agree on it
+    settings = settings.replace(node_id=settings.node_id or default_node_id())
+    configure_logging(settings.log_level, settings.node_id or "", settings.log_format)
     try:
         return int(args.run(args, settings))
     except GalaError as error:

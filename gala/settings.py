@@ -4,6 +4,8 @@ function that fails fast naming the bad variable. Nothing else reads `os.environ
 from __future__ import annotations
 
 import dataclasses
+import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
@@ -76,6 +78,11 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         grab_taps_per_s=_int(env, "GALA_GRAB_TAPS_PER_S", base.grab_taps_per_s, 1, 10_000),
         grab_tap_burst=_int(env, "GALA_GRAB_TAP_BURST", base.grab_tap_burst, 1, 10_000),
     )
+
+
+def default_node_id() -> str:
+    """The host name and a random suffix: unique per process, readable in logs and metrics."""
+    return f"{socket.gethostname()}-{secrets.token_hex(3)}"
 
 
 def check_store_url(url: str) -> str:
