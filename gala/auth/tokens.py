@@ -1,7 +1,8 @@
 """Identity and roles: password hashing for accounts, and signed, expiring tokens.
 
 Passwords are hashed with scrypt (standard library) and a random salt. A token is
-`base64url(json payload) "." base64url(HMAC-SHA256)` with the deployment's secret; the payload
+`base64url(json payload) "." base64url(HMAC-SHA256)` (unpadded) with the deployment's secret, and
+only the exact text the signer wrote verifies (no other spelling of the same bytes); the payload
 carries `sub` (viewer id or username), `role`, `exp` (seconds) and, for a sponsor account, `spn`
 (the sponsor id it acts for). Viewers get a token from `POST /api/viewer-token`; producers and
 sponsors get one by logging in. Roles are checked on the server for every page, HTTP call and
@@ -15,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +31,7 @@ ROLES = (VIEWER, PRODUCER, SPONSOR)
 ACCOUNT_ROLES = (PRODUCER, SPONSOR)
 
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +80,14 @@ class TokenSigner:
         return f"{body}.{_b64(self._mac(body))}"
 
     def verify(self, token: Any, now_s: int) -> Identity:
-        if not isinstance(token, str) or len(token) > 1024 or token.count(".") != 1:
+        if not isinstance(token, str) or len(token) > 1024 or not _TOKEN.fullmatch(token):
             raise Unauthorized("missing or malformed token", code="bad_token")
         body, mac = token.split(".")
+        # The signature is compared as text with the one canonical encoding of the expected MAC:
+        # a decoder would also accept the other spellings of its last character (its unused
+        # low bits), or skip stray characters, so one token would have several valid forms.
+        good = hmac.compare_digest(mac.encode(), _b64(self._mac(body)).encode())
         try:
-            good = hmac.compare_digest(_unb64(mac), self._mac(body))
             payload = json.loads(_unb64(body)) if good else None
         except ValueError:
             good, payload = False, None

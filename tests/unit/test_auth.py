@@ -82,3 +82,33 @@ def test_a_signed_sponsor_token_without_a_sponsor_id_is_refused() -> None:
     assert refused.value.code == "bad_token"
     with pytest.raises(ValueError):
         signer.issue(Identity("x", "sponsor"), 0, 60)
+
+
+BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@pytest.mark.parametrize("part", ["signature", "payload"])
+def test_a_token_with_any_other_last_character_is_refused(part: str) -> None:
+    """The last character of an unpadded base64url part carries unused bits: a lenient decoder
+    reads three other characters as the same bytes. Only the signer's exact text verifies."""
+    signer = TokenSigner(b"k" * 32)
+    token = signer.issue(Identity("v-1", "viewer"), now_s=0, ttl_s=60)
+    body, mac = token.split(".")
+    assert signer.verify(token, 1) == Identity("v-1", "viewer")
+    text = mac if part == "signature" else body
+    for other in BASE64URL.replace(text[-1], ""):
+        changed = text[:-1] + other
+        forged = f"{body}.{changed}" if part == "signature" else f"{changed}.{mac}"
+        with pytest.raises(Unauthorized) as refused:
+            signer.verify(forged, 1)
+        assert refused.value.code == "bad_token", forged
+
+
+@pytest.mark.parametrize("extra", ["=", "==", "!", " ", "+", "/", "\n", "\u00e9"])
+def test_a_token_with_padding_or_a_stray_character_is_refused(extra: str) -> None:
+    signer = TokenSigner(b"k" * 32)
+    token = signer.issue(Identity("v-1", "viewer"), now_s=0, ttl_s=60)
+    body, mac = token.split(".")
+    for forged in (token + extra, f"{body}.{mac[:5]}{extra}{mac[5:]}", f"{body}{extra}.{mac}"):
+        with pytest.raises(Unauthorized):
+            signer.verify(forged, 1)
