@@ -80,6 +80,8 @@ class StoreBundle:
     run_of_show: EditedRunOfShow
     sponsors: SponsorStore
     close: Callable[[], Awaitable[None]]
+    # one cheap round trip to the backend (`/readyz`): SELECT 1, or PING
+    ping: Callable[[], Awaitable[None]]
 
 
 async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
@@ -109,6 +111,7 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
             SqliteRunOfShowStore(db),
             SqliteSponsorStore(db),
             db.close,
+            lambda: _sqlite_ping(db),
         )
     # A blocking pool: a burst of taps waits for a free connection instead of failing with
     # MaxConnectionsError (seen with 2,000 concurrent reserves on the default pool).
@@ -134,4 +137,13 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
         RedisRunOfShowStore(client, redis_prefix),
         RedisSponsorStore(client, redis_prefix),
         close,
+        lambda: _redis_ping(client),
     )
+
+
+async def _sqlite_ping(db: SqliteDatabase) -> None:
+    await db.run(lambda conn: conn.execute("SELECT 1").fetchone())
+
+
+async def _redis_ping(client: aioredis.Redis) -> None:
+    await client.ping()
