@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .ports import SaleCounts
+from .show_sales import AnnouncedSale
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,24 +27,22 @@ class ShowFigures:
         }
 
 
-def figures_of(
-    sales: Mapping[str, Mapping[str, Any]], counts: Mapping[str, SaleCounts]
-) -> ShowFigures:
+def figures_of(sales: Mapping[str, AnnouncedSale], counts: Mapping[str, SaleCounts]) -> ShowFigures:
     """`sales`: the snapshot's sales by product; `counts`: the store's counters by sale id."""
     products: dict[str, dict[str, Any]] = {}
     gmv = 0
     for product_id, sale in sales.items():
-        count = counts.get(sale["sale_id"])
+        count = counts.get(sale.sale_id)
         if count is None:
             continue
         products[product_id] = {
-            "sale_id": sale["sale_id"],
+            "sale_id": sale.sale_id,
             "left": count.left,
             "held": count.held,
             "sold": count.sold,
             "sold_out": count.left == 0,
         }
-        gmv += count.sold * sale["price_minor"]
+        gmv += count.sold * sale.price_minor
     return ShowFigures(products, gmv)
 
 

@@ -22,7 +22,6 @@ recorded event is acknowledged as a duplicate and does nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +33,7 @@ from . import sale as rules
 from . import webhooks
 from .ports import LedgerStore, Payment, PaymentProvider, PaymentStore, SaleStore
 from .service import PurchaseService, order_wire
+from .show_sales import AnnouncedSale
 
 
 class PaymentsDisabled(Conflict):
@@ -111,7 +111,7 @@ class PaymentService:
         return None if self._provider is None else self._provider.name
 
     async def buy(
-        self, sale: Mapping[str, Any], viewer_id: str, key: Any, quantity: Any
+        self, sale: AnnouncedSale, viewer_id: str, key: str, quantity: int
     ) -> ProviderPurchase:
         """Hold the units and ask the provider for the payment (docs/protocol.md, `buy`)."""
         provider = self._provider
@@ -121,20 +121,20 @@ class PaymentService:
         payment_id = payment_id_for(order.id)
         payment = await self._store.payment(payment_id)
         if payment is None and order.state == rules.HELD:
-            metadata = {"order_id": order.id, "sale_id": sale["sale_id"], "viewer_id": viewer_id}
+            metadata = {"order_id": order.id, "sale_id": sale.sale_id, "viewer_id": viewer_id}
             request = await provider.create_payment(
-                payment_id, order.amount_minor, sale["currency"], metadata
+                payment_id, order.amount_minor, sale.currency, metadata
             )
             payment = await self._store.create_payment(
                 Payment(
                     payment_id,
                     provider.name,
                     order.id,
-                    sale["sale_id"],
+                    sale.sale_id,
                     viewer_id,
-                    sale["sponsor_id"],
+                    sale.sponsor_id,
                     order.amount_minor,
-                    sale["currency"],
+                    sale.currency,
                     request.pay_url,
                     order.expires_at_ms,
                 )

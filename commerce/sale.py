@@ -105,10 +105,39 @@ def close_sale(state: SaleState) -> SaleState:
     return replace(state, status=CLOSED)
 
 
+def check_quantity(terms: SaleTerms, quantity: int) -> None:
+    """A tap asks for 1 to the sale's per-viewer limit."""
+    if not 1 <= quantity <= terms.per_viewer_limit:
+        raise BadQuantity(f"quantity must be a whole number from 1 to {terms.per_viewer_limit}")
+
+
+def check_window(terms: SaleTerms, status: str, now_ms: int) -> None:
+    """The sale takes taps while open and inside its window on the server's clock."""
+    if status == CLOSED or (terms.closes_at_ms is not None and now_ms >= terms.closes_at_ms):
+        raise SaleClosed("this sale has closed")
+    if status != OPEN or now_ms < terms.opens_at_ms:
+        raise SaleNotOpen("this sale has not opened yet")
+
+
+def on_sale(terms: SaleTerms, status: str, now_ms: int) -> bool:
+    try:
+        check_window(terms, status, now_ms)
+    except (SaleClosed, SaleNotOpen):
+        return False
+    return True
+
+
+def amount_minor(terms: SaleTerms, quantity: int) -> int:
+    return quantity * terms.price_minor
+
+
 def reserve(
-    state: SaleState, order_id: str, viewer_id: str, key: str, quantity: object, now_ms: int
+    state: SaleState, order_id: str, viewer_id: str, key: str, quantity: int, now_ms: int
 ) -> tuple[SaleState, Order]:
-    """Hold `quantity` units for the viewer. The same (viewer, key) returns its first order."""
+    """Hold `quantity` units for the viewer. The same (viewer, key) returns its first order.
+
+    `commerce/lua/reserve.lua` applies these same checks, in this order, atomically on Redis;
+    `tests/contract/test_sale_store.py` holds both backends to this function, rule by rule."""
     known = state.by_key.get((viewer_id, key))
     if known is not None:
         order = state.orders[known]
@@ -116,12 +145,8 @@ def reserve(
             raise KeyReused("this idempotency key was used for another quantity")
         return state, order
     terms = state.terms
-    if type(quantity) is not int or not 1 <= quantity <= terms.per_viewer_limit:
-        raise BadQuantity(f"quantity must be a whole number from 1 to {terms.per_viewer_limit}")
-    if state.status == CLOSED or (terms.closes_at_ms is not None and now_ms >= terms.closes_at_ms):
-        raise SaleClosed("this sale has closed")
-    if state.status != OPEN or now_ms < terms.opens_at_ms:
-        raise SaleNotOpen("this sale has not opened yet")
+    check_quantity(terms, quantity)
+    check_window(terms, state.status, now_ms)
     if state.left == 0:
         raise SoldOut("sold out")
     if quantity > state.left:
@@ -134,7 +159,7 @@ def reserve(
         viewer_id,
         key,
         quantity,
-        quantity * terms.price_minor,
+        amount_minor(terms, quantity),
         HELD,
         now_ms + terms.hold_ms,
     )

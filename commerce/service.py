@@ -14,31 +14,28 @@ A tap without the money is refused before any stock is touched (a tap outside th
 gets the window's refusal, whatever the wallet holds). If the wallet is spent elsewhere between
 that check and step 2, the tap is refused with `insufficient_funds` and its units stay held until
 the hold expires (the sweeper then returns them): rare, and never a loss.
+
+A tap arrives parsed (the socket edge checked its key's format and its types); the sale's rules
+(quantity, window, stock, limit, key) are decided by `sale.py` alone, here and inside the stores.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gala.kernel.clock import Clock
-from gala.kernel.errors import BadRequest
 from gala.kernel.ledger import InsufficientFunds, Transfer, account, transfer_id
 
 from . import sale as rules
 from .ports import LedgerStore, SaleCounts, SaleStore
-from .show_sales import terms_of
+from .show_sales import AnnouncedSale
 
 WALLET, PROVIDER = "wallet", "provider"
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# An idempotency key made by the page for each tap; the edge refuses another with `bad_key`.
+KEY_REGEX = r"^[A-Za-z0-9_-]{8,64}$"
 DEMO_GRANT = account("external", "demo-grant")
-
-
-class BadKey(BadRequest):
-    code = "bad_key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,39 +59,36 @@ class PurchaseService:
         self._statuses: dict[str, str] = {}
         self._sold_out: set[str] = set()
 
-    async def sync_sale(self, sale: Mapping[str, Any]) -> None:
+    async def sync_sale(self, sale: AnnouncedSale) -> None:
         """Make the sale store agree with the show log about this sale (idempotent; cached)."""
-        sale_id, status = sale["sale_id"], sale["status"]
-        if self._statuses.get(sale_id) == status:
+        if self._statuses.get(sale.sale_id) == sale.status:
             return
-        await self._sales.create_sale(terms_of(sale))
-        await self._sales.set_sale_status(sale_id, status)
-        self._statuses[sale_id] = status
+        await self._sales.create_sale(sale.terms)
+        await self._sales.set_sale_status(sale.sale_id, sale.status)
+        self._statuses[sale.sale_id] = sale.status
 
-    async def buy(
-        self, sale: Mapping[str, Any], viewer_id: str, key: Any, quantity: Any
-    ) -> Purchase:
+    async def buy(self, sale: AnnouncedSale, viewer_id: str, key: str, quantity: int) -> Purchase:
         """A tap paid from the wallet, in the same tap."""
         order_id, now_ms, on_sale = await self._check_tap(sale, viewer_id, key, quantity)
         if on_sale:
-            await self._refuse_if_sold_out(sale["sale_id"], order_id)
+            await self._refuse_if_sold_out(sale.sale_id, order_id)
         wallet = account("wallet", viewer_id)
         if (
             on_sale
-            and quantity * sale["price_minor"] > await self._ledger.balance(wallet)
-            and await self._sales.order(sale["sale_id"], order_id) is None
+            and rules.amount_minor(sale.terms, quantity) > await self._ledger.balance(wallet)
+            and await self._sales.order(sale.sale_id, order_id) is None
         ):
-            provider_id = order_id_for(sale["sale_id"], viewer_id, key, PROVIDER)
-            if await self._sales.order(sale["sale_id"], provider_id) is not None:
+            provider_id = order_id_for(sale.sale_id, viewer_id, key, PROVIDER)
+            if await self._sales.order(sale.sale_id, provider_id) is not None:
                 raise rules.KeyReused("this idempotency key was used with another payment method")
             raise InsufficientFunds("your wallet does not hold enough for this order")
         order = await self._reserve(sale, order_id, viewer_id, key, quantity, now_ms)
         if order.state == rules.HELD:
-            order = await self.pay_order(sale["sale_id"], sale["sponsor_id"], order)
+            order = await self.pay_order(sale.sale_id, sale.sponsor_id, order)
         return Purchase(order, await self._ledger.balance(wallet))
 
     async def hold(
-        self, sale: Mapping[str, Any], viewer_id: str, key: Any, quantity: Any
+        self, sale: AnnouncedSale, viewer_id: str, key: str, quantity: int
     ) -> rules.Order:
         """A tap to be paid through the payment provider: the units are held for the sale's
         `hold_ms`, whatever the wallet holds. A retry with the key returns the same order."""
@@ -102,37 +96,28 @@ class PurchaseService:
             sale, viewer_id, key, quantity, method=PROVIDER
         )
         if on_sale:
-            await self._refuse_if_sold_out(sale["sale_id"], order_id)
+            await self._refuse_if_sold_out(sale.sale_id, order_id)
         return await self._reserve(sale, order_id, viewer_id, key, quantity, now_ms)
 
     async def _check_tap(
         self,
-        sale: Mapping[str, Any],
+        sale: AnnouncedSale,
         viewer_id: str,
-        key: Any,
-        quantity: Any,
+        key: str,
+        quantity: int,
         method: str = WALLET,
     ) -> tuple[str, int, bool]:
-        """Validate a tap at the edge: (its order id, the server's now, whether it is on sale)."""
-        if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
-            raise BadKey("key must be 8 to 64 letters, digits, '-' or '_'")
+        """(The tap's order id, the server's now, whether the sale takes taps now); a quantity
+        the sale refuses is refused before the wallet is looked at."""
         await self.sync_sale(sale)
-        if type(quantity) is not int or not 1 <= quantity <= sale["per_viewer_limit"]:
-            raise rules.BadQuantity(
-                f"quantity must be a whole number from 1 to {sale['per_viewer_limit']}"
-            )
+        rules.check_quantity(sale.terms, quantity)
         now_ms = self._clock.now_ms()
-        closes = sale["closes_at_ms"]
-        on_sale = (
-            sale["status"] == "open"
-            and sale["opens_at_ms"] <= now_ms
-            and (closes is None or now_ms < closes)
-        )
-        return order_id_for(sale["sale_id"], viewer_id, key, method), now_ms, on_sale
+        on_sale = rules.on_sale(sale.terms, sale.status, now_ms)
+        return order_id_for(sale.sale_id, viewer_id, key, method), now_ms, on_sale
 
     async def _reserve(
         self,
-        sale: Mapping[str, Any],
+        sale: AnnouncedSale,
         order_id: str,
         viewer_id: str,
         key: str,
@@ -141,10 +126,10 @@ class PurchaseService:
     ) -> rules.Order:
         try:
             order = await self._sales.reserve(
-                sale["sale_id"], order_id, viewer_id, key, quantity, now_ms
+                sale.sale_id, order_id, viewer_id, key, quantity, now_ms
             )
         except rules.SoldOut:
-            self._sold_out.add(sale["sale_id"])
+            self._sold_out.add(sale.sale_id)
             raise
         if order.id != order_id:
             # the payment method is part of the order id: this key made an order paid the other way

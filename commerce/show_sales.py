@@ -5,18 +5,21 @@ A cue's `sale.open` publishes `sale.opened` with the sale's full terms (id, pric
 window in server time), so every node knows the sale from the log alone and creates it in the
 sale store on first use (idempotently). The window is the server's: it opens at the cue's
 program time and closes `duration_ms` later (or at `sale.close`).
+
+The fold reads each `sale.opened` once into an `AnnouncedSale`, a frozen, typed record; the tap,
+the sweeper and the figures take that record, never the event's JSON.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from gala.kernel.errors import BadRequest
 from gala.kernel.showlog import NewEvent
 
-from .sale import SaleTerms
+from .sale import CLOSED, OPEN, SaleTerms
 
 SALE_OPENED = "sale.opened"
 SALE_CLOSED = "sale.closed"
@@ -108,17 +111,71 @@ def events_for(show_id: str, action: SaleAction, program_time_ms: int) -> list[N
     return [NewEvent(SALE_OPENED, program_time_ms, data)]
 
 
-def terms_of(sale: Mapping[str, Any]) -> SaleTerms:
-    """The store terms of a sale as published in `sale.opened`."""
-    return SaleTerms(
-        sale["sale_id"],
-        sale["product_id"],
-        sale["price_minor"],
-        sale["stock"],
-        sale["per_viewer_limit"],
-        sale["opens_at_ms"],
-        sale["closes_at_ms"],
-        sale["hold_ms"],
+@dataclass(frozen=True, slots=True)
+class AnnouncedSale(Mapping[str, Any]):
+    """A sale as the show log announced it (`sale.opened`), with its status on the log.
+
+    It also reads as the event's data (`sale["sale_id"]`), for the callers that still index it.
+    """
+
+    sale_id: str
+    product_id: str
+    sponsor_id: str
+    price_minor: int
+    currency: str
+    stock: int
+    per_viewer_limit: int
+    opens_at_ms: int
+    closes_at_ms: int | None
+    hold_ms: int
+    status: str = OPEN
+
+    @property
+    def terms(self) -> SaleTerms:
+        """What the sale store keeps of it."""
+        return SaleTerms(
+            self.sale_id,
+            self.product_id,
+            self.price_minor,
+            self.stock,
+            self.per_viewer_limit,
+            self.opens_at_ms,
+            self.closes_at_ms,
+            self.hold_ms,
+        )
+
+    def as_wire(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _SALE_FIELDS}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in _SALE_FIELDS:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_SALE_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_SALE_FIELDS)
+
+
+_SALE_FIELDS = tuple(f.name for f in fields(AnnouncedSale))
+
+
+def announced_sale(data: Mapping[str, Any], status: str = OPEN) -> AnnouncedSale:
+    """The typed record of a `sale.opened` event's data (written by `events_for`)."""
+    return AnnouncedSale(
+        sale_id=str(data["sale_id"]),
+        product_id=str(data["product_id"]),
+        sponsor_id=str(data["sponsor_id"]),
+        price_minor=int(data["price_minor"]),
+        currency=str(data["currency"]),
+        stock=int(data["stock"]),
+        per_viewer_limit=int(data["per_viewer_limit"]),
+        opens_at_ms=int(data["opens_at_ms"]),
+        closes_at_ms=None if data["closes_at_ms"] is None else int(data["closes_at_ms"]),
+        hold_ms=int(data["hold_ms"]),
+        status=str(data.get("status", status)),
     )
 
 
@@ -126,16 +183,20 @@ def terms_of(sale: Mapping[str, Any]) -> SaleTerms:
 class SalesBoard:
     """The part of the viewer's snapshot commerce owns: each product's latest sale."""
 
-    sales: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    sales: Mapping[str, AnnouncedSale] = field(default_factory=dict)
+
+    @classmethod
+    def from_wire(cls, wire: Mapping[str, Mapping[str, Any]]) -> SalesBoard:
+        return cls({product: announced_sale(sale) for product, sale in wire.items()})
 
     def as_wire(self) -> dict[str, Any]:
-        return {product: dict(sale) for product, sale in self.sales.items()}
+        return {product: sale.as_wire() for product, sale in self.sales.items()}
 
 
 def fold(board: SalesBoard, event_type: str, data: Mapping[str, Any]) -> SalesBoard:
     if event_type == SALE_OPENED:
-        return replace(board, sales={**board.sales, data["product_id"]: {**data, "status": "open"}})
+        return replace(board, sales={**board.sales, data["product_id"]: announced_sale(data)})
     if event_type == SALE_CLOSED and data["product_id"] in board.sales:
-        closed = {**board.sales[data["product_id"]], "status": "closed"}
+        closed = replace(board.sales[data["product_id"]], status=CLOSED)
         return replace(board, sales={**board.sales, data["product_id"]: closed})
     return board

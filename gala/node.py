@@ -11,7 +11,6 @@ import hmac
 import logging
 import random
 import secrets
-import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,17 +22,19 @@ from gala.auth.login import LoginService
 from gala.auth.tokens import Identity, TokenSigner
 from gala.kernel.clock import Clock
 from gala.realtime.booking_handlers import BookingHandlers
+from gala.realtime.console_drops import ConsoleDrops
+from gala.realtime.console_handlers import ConsoleHandlers
 from gala.realtime.facade import Realtime
-from gala.realtime.show_handlers import SocketHandlers
 from gala.realtime.show_runtime import ShowRuntime
 from gala.realtime.tap_limiter import TapLimiter
+from gala.realtime.viewer_handlers import ViewerHandlers
 from gala.results.report import ResultsRecorder, show_results
 from gala.runofshow.booked_cues import product_key
 from gala.runofshow.cue_effects import ShowCueEffects
 from gala.runofshow.registry import ShowRegistry
 from gala.runofshow.run_of_show import RunOfShow
 from gala.runofshow.sponsor_view import show_facts
-from gala.settings import Settings
+from gala.settings import Settings, default_node_id
 from gala.stores.factory import StoreBundle, open_store
 from redpackets.service import DropService
 from redpackets.show_drops import SHOW_FUNDER, funder_account
@@ -79,7 +80,7 @@ class Node:
         except BaseException:
             await store.close()
             raise
-        node_id = settings.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
+        node_id = settings.node_id or default_node_id()
         effects = ShowCueEffects(lambda show_id: shows.get(show_id).currency)
         stage = StageService(store.stage, shows, effects, clock)
         purchases = PurchaseService(store.sales, store.ledger, clock)
@@ -155,17 +156,16 @@ class Node:
             node.runtimes[show.id] = runtime
             runtime.start()
         limiter = TapLimiter(clock, settings.grab_taps_per_s, settings.grab_tap_burst)
-        SocketHandlers(
+        ViewerHandlers(
+            realtime, shows, node.runtime, clock, purchases, payments, drops, limiter, results
+        ).register()
+        ConsoleHandlers(
             realtime,
             shows,
             node.runtime,
             stage,
+            ConsoleDrops(shows, node.runtime, stage, drops, clock),
             clock,
-            purchases,
-            payments,
-            drops,
-            limiter,
-            results,
         ).register()
         BookingHandlers(realtime, shows, stage, sponsors, node.refresh_run_of_show).register()
         log.info(

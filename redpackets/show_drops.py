@@ -55,29 +55,48 @@ def funder_account(show_id: str, funder: str) -> str:
     return account("sponsor_budget", funder)
 
 
+# The bounds of a launch's numbers, for a cue's action and for the console's form alike.
+LAUNCH_BOUNDS: Mapping[str, tuple[int, int]] = {
+    "budget_minor": (1, 10**12),
+    "envelopes": (1, 100_000),
+    "min_minor": (1, 10**9),
+    "countdown_ms": (0, MAX_WINDOW_MS),
+    "duration_ms": (1_000, MAX_WINDOW_MS),
+}
+LAUNCH_DEFAULTS: Mapping[str, int] = {
+    "min_minor": 1,
+    "countdown_ms": DEFAULT_COUNTDOWN_MS,
+    "duration_ms": DEFAULT_DURATION_MS,
+}
+
+
 def parse_launch(raw: Mapping[str, Any], sponsors: frozenset[str]) -> LaunchDrop:
-    """Validate a launch (a cue's `drop.launch` action, or the console's form)."""
+    """Validate a cue's `drop.launch` action (a show file's table)."""
     name = raw.get("name", "drop")
     if not is_valid_id(name):
         raise DropActionError("drop.launch name must be an id of [a-z0-9-]")
     funder = raw.get("funder", SHOW_FUNDER)
-    if funder != SHOW_FUNDER and funder not in sponsors:
-        raise DropActionError(f"drop.launch funder must be 'show' or a sponsor, not {funder!r}")
+    if not isinstance(funder, str):
+        raise DropActionError("drop.launch funder must be 'show' or a sponsor id")
     numbers = {}
-    for key, low, high, default in (
-        ("budget_minor", 1, 10**12, None),
-        ("envelopes", 1, 100_000, None),
-        ("min_minor", 1, 10**9, 1),
-        ("countdown_ms", 0, MAX_WINDOW_MS, DEFAULT_COUNTDOWN_MS),
-        ("duration_ms", 1_000, MAX_WINDOW_MS, DEFAULT_DURATION_MS),
-    ):
-        value = raw.get(key, default)
+    for key, (low, high) in LAUNCH_BOUNDS.items():
+        value = raw.get(key, LAUNCH_DEFAULTS.get(key))
         if type(value) is not int or not low <= value <= high:
             raise DropActionError(f"drop.launch {key} must be a whole number from {low} to {high}")
         numbers[key] = value
-    if numbers["envelopes"] * numbers["min_minor"] > numbers["budget_minor"]:
+    return checked_launch(LaunchDrop(str(name), funder, **numbers), sponsors)
+
+
+def checked_launch(launch: LaunchDrop, sponsors: frozenset[str]) -> LaunchDrop:
+    """The rules a launch's fields obey together: a known funder, a budget that gives every
+    envelope its minimum."""
+    if launch.funder != SHOW_FUNDER and launch.funder not in sponsors:
+        raise DropActionError(
+            f"drop.launch funder must be 'show' or a sponsor, not {launch.funder!r}"
+        )
+    if launch.envelopes * launch.min_minor > launch.budget_minor:
         raise DropActionError("drop.launch budget_minor cannot give every envelope min_minor")
-    return LaunchDrop(str(name), str(funder), **numbers)
+    return launch
 
 
 def drop_id_for(show_id: str, name: str, launch: int | str) -> str:

@@ -1,4 +1,7 @@
--- Reserve units of a flash sale (the rules of commerce/sale.py `reserve`), in the sale's slot.
+-- Reserve units of a flash sale, in the sale's slot. The rules are commerce/sale.py `reserve`'s,
+-- repeated here because Redis must check and take the stock in one atomic step: same checks, same
+-- order, same codes. tests/contract/test_sale_store.py holds this script and the SQLite store
+-- (which runs sale.py itself) to the pure model, rule by rule.
 -- KEYS: 1 sale hash (terms + counters), 2 orders hash, 3 keys hash, 4 taken hash, 5 holds zset
 -- ARGV: 1 order id, 2 viewer id, 3 idempotency key, 4 quantity, 5 now ms
 -- Returns {"ok", order json} or {"err", code, message}.

@@ -1,7 +1,7 @@
 """Producers' review of sponsors' reveal bookings on `/producer`: list a show's bookings (with the
 product each reveals), approve one, reject one with a reason. Each decision is written to the
 show's audit log (`booking.approve`, `booking.reject`, with the refusal code when refused) like
-every other console command. Only
+every other console command. Payloads are parsed into typed commands (`commands.py`). Only
 producers can reach these messages: the `/producer` namespace admits no other role."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from gala.kernel.errors import GalaError
+from gala.realtime.commands import DecideBooking, RejectBooking, ShowCommand, parse
 from gala.realtime.facade import PRODUCER_NS, Connection, Realtime
-from gala.realtime.protocol import payload_dict, required_id
 from gala.runofshow.registry import ShowRegistry
 from sponsors.model import Booking
 from sponsors.service import SponsorService
@@ -41,16 +41,16 @@ class BookingHandlers:
         on(PRODUCER_NS, "booking:reject", self.reject)
 
     async def list_bookings(self, conn: Connection, payload: Any) -> dict[str, Any]:
-        show = self._shows.get(required_id(payload_dict(payload), "show_id"))
+        show = self._shows.get(parse(ShowCommand, payload).show_id)
         found = []
         for booking in await self._sponsors.show_bookings(show.id):
             found.append(await self._with_product(booking))
         return {"bookings": found}
 
     async def approve(self, conn: Connection, payload: Any) -> dict[str, Any]:
-        body = payload_dict(payload)
-        show = self._shows.get(required_id(body, "show_id"))
-        booking_id = required_id(body, "booking_id")
+        command = parse(DecideBooking, payload)
+        show = self._shows.get(command.show_id)
+        booking_id = command.booking_id
         async with self._refusals_audited(show.id, conn, "booking.approve", booking_id):
             booking = await self._sponsors.approve(show.id, booking_id, conn.identity.subject)
         await self._audit(show.id, conn, "booking.approve", booking)
@@ -58,12 +58,12 @@ class BookingHandlers:
         return {"booking": await self._with_product(booking)}
 
     async def reject(self, conn: Connection, payload: Any) -> dict[str, Any]:
-        body = payload_dict(payload)
-        show = self._shows.get(required_id(body, "show_id"))
-        booking_id = required_id(body, "booking_id")
+        command = parse(RejectBooking, payload)
+        show = self._shows.get(command.show_id)
+        booking_id = command.booking_id
         async with self._refusals_audited(show.id, conn, "booking.reject", booking_id):
             booking = await self._sponsors.reject(
-                show.id, booking_id, conn.identity.subject, body.get("reason")
+                show.id, booking_id, conn.identity.subject, command.reason
             )
         await self._audit(show.id, conn, "booking.reject", booking)
         return {"booking": await self._with_product(booking)}

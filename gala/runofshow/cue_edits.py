@@ -10,15 +10,20 @@ edited. A cue an approved reveal booking is anchored to is never removed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
 
 from gala.kernel.errors import BadRequest, Conflict, NotFound
-from gala.kernel.ids import is_valid_id
+from gala.runofshow.fields import Id, problems
+from gala.runofshow.show_document import CueTable
 from stage_control.model import ENDED, LIVE, StageState
 
 KINDS = ("add", "remove", "move", "edit")
+StoredCue = Mapping[str, object]  # a cue table as the store keeps it (JSON)
 
 
 class BadEdit(BadRequest):
@@ -44,42 +49,76 @@ class ShowOver(Conflict):
 
 
 @dataclass(frozen=True, slots=True)
-class CueEdit:
-    kind: str
-    cue_id: str | None = None
-    after_cue: str | None = None
-    table: Mapping[str, Any] | None = None
+class AddCue:
+    kind: Literal["add"]
+    cue: CueTable
+    after_cue: Id | None = None  # null: first
 
 
-def parse_edit(raw: Mapping[str, Any]) -> CueEdit:
+@dataclass(frozen=True, slots=True)
+class RemoveCue:
+    kind: Literal["remove"]
+    cue_id: Id
+
+
+@dataclass(frozen=True, slots=True)
+class MoveCue:
+    kind: Literal["move"]
+    cue_id: Id
+    after_cue: Id | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EditCue:
+    """The whole new table of a cue, with the same id."""
+
+    kind: Literal["edit"]
+    cue_id: Id
+    cue: CueTable
+
+
+CueEdit = AddCue | RemoveCue | MoveCue | EditCue
+_EDIT: TypeAdapter[CueEdit] = TypeAdapter(
+    Annotated[AddCue | RemoveCue | MoveCue | EditCue, Field(discriminator="kind")]
+)
+
+
+def parse_edit(raw: object) -> CueEdit:
     """`{"kind": "add", "after_cue": ID|null, "cue": {...}}`, `{"kind": "remove", "cue_id"}`,
     `{"kind": "move", "cue_id", "after_cue": ID|null}` (null: first), `{"kind": "edit",
-    "cue_id", "cue": {...}}` (the whole new cue table, same id)."""
-    kind = raw.get("kind")
-    if kind not in KINDS:
-        raise BadEdit(f"kind must be one of {', '.join(KINDS)}")
-    after = raw.get("after_cue")
-    if after is not None and not is_valid_id(after):
-        raise BadEdit("after_cue must be a cue id or null")
-    cue_id = raw.get("cue_id")
-    if kind != "add" and not is_valid_id(cue_id):
-        raise BadEdit("cue_id must be a cue id")
-    table = raw.get("cue")
-    if kind in ("add", "edit"):
-        if not isinstance(table, Mapping) or not is_valid_id(table.get("id")):
-            raise BadEdit("cue must be a cue table with an id, as in a show file")
-        if kind == "edit" and table.get("id") != cue_id:
-            raise BadEdit("an edit keeps the cue's id")
-    return CueEdit(str(kind), cue_id, after, table)
+    "cue_id", "cue": {...}}`; a cue table is checked as in a show file (`CueTable`)."""
+    try:
+        edit = _EDIT.validate_python(raw)
+    except ValidationError as error:
+        if error.errors()[0]["type"].startswith("union_tag"):
+            raise BadEdit(f"kind must be one of {', '.join(KINDS)}") from None
+        # the first place of every other problem is the kind's tag
+        raise BadEdit(problems(error, skip=1)[0][1]) from None
+    if isinstance(edit, EditCue) and edit.cue.id != edit.cue_id:
+        raise BadEdit("an edit keeps the cue's id")
+    return edit
+
+
+def stored_table(cue: CueTable) -> dict[str, object]:
+    """The cue as the store keeps it: as a show file would write it, without its defaults."""
+    return {
+        field.name: list(value) if isinstance(value, tuple) else value
+        for field in dataclasses.fields(cue)
+        if (value := getattr(cue, field.name)) != field.default
+    }
+
+
+def edited_cue_id(edit: CueEdit) -> str:
+    return edit.cue.id if isinstance(edit, AddCue) else edit.cue_id
 
 
 def apply_edit(
-    tables: Sequence[Mapping[str, Any]],
+    tables: Sequence[StoredCue],
     edit: CueEdit,
     sheet_ids: Sequence[str],
     state: StageState,
     anchors: frozenset[str],
-) -> list[dict[str, Any]]:
+) -> list[dict[str, object]]:
     """The cue tables after `edit`. `sheet_ids` is the run of show as it runs now (booked cues
     included) and `state` the stage, for the live rules; `anchors` the cues booked reveals
     follow."""
@@ -88,27 +127,24 @@ def apply_edit(
     cues = [dict(table) for table in tables]
     ids = [str(table.get("id")) for table in cues]
     frozen = _frozen(sheet_ids, state)
-    if edit.kind == "add":
-        assert edit.table is not None
-        if str(edit.table["id"]) in ids or str(edit.table["id"]) in sheet_ids:
-            raise BadEdit(f"a cue {edit.table['id']!r} exists already")
+    if isinstance(edit, AddCue):
+        if edit.cue.id in ids or edit.cue.id in sheet_ids:
+            raise BadEdit(f"a cue {edit.cue.id!r} exists already")
         _check_landing(edit.after_cue, ids, sheet_ids, frozen, state)
-        cues.insert(_position_after(edit.after_cue, ids), dict(edit.table))
+        cues.insert(_position_after(edit.after_cue, ids), stored_table(edit.cue))
         return cues
-    assert edit.cue_id is not None
     if edit.cue_id not in ids:
         raise UnknownCueToEdit(f"no cue {edit.cue_id!r} in the run of show")
     if edit.cue_id in frozen:
         raise CueInUse(f"cue {edit.cue_id!r} is on standby, has run or is running a timer")
     index = ids.index(edit.cue_id)
-    if edit.kind == "remove":
+    if isinstance(edit, RemoveCue):
         if edit.cue_id in anchors:
             raise CueBooked(f"an approved reveal is booked after cue {edit.cue_id!r}")
         del cues[index]
         return cues
-    if edit.kind == "edit":
-        assert edit.table is not None
-        cues[index] = dict(edit.table)
+    if isinstance(edit, EditCue):
+        cues[index] = stored_table(edit.cue)
         return cues
     moved = cues.pop(index)
     del ids[index]

@@ -1,5 +1,5 @@
 """Keeps each show's run of show up to date: the show file, the producers' edits of it (stored
-with a version, `gala/cue_edits.py`), and the approved reveal bookings merged into their slots.
+with a version, `cue_edits.py`), and the approved reveal bookings merged into their slots.
 Every node refreshes once a second from its sweeper, and the node that takes an edit or an
 approval at once, so a GO on any node fires the same sheet within a second of a change."""
 
@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from gala.kernel.errors import GalaError
 from gala.runofshow import cue_edits
@@ -75,16 +74,16 @@ class RunOfShow:
         self._shows.set_edited(show_id, version, definition)
         return True
 
-    def _with_cues(self, show_id: str, cues: Sequence[Mapping[str, Any]]) -> ShowDefinition:
+    def _with_cues(self, show_id: str, cues: Sequence[cue_edits.StoredCue]) -> ShowDefinition:
         document = json.loads(self._shows.file_definition(show_id).document)
         document["cues"] = list(cues)
         return parse_show_document(json.dumps(document, ensure_ascii=False))
 
-    async def edit(self, show_id: str, actor: str, raw: Mapping[str, Any]) -> None:
-        """Apply one producer edit (docs/protocol.md, `cue:edit`), validated like a show file,
-        stored by compare-and-set (a concurrent edit is applied on top of the other), audited."""
-        change = cue_edits.parse_edit(raw)
-        detail = {"kind": change.kind, "cue_id": change.cue_id or (change.table or {}).get("id")}
+    async def edit(self, show_id: str, actor: str, change: cue_edits.CueEdit) -> None:
+        """Apply one producer edit (docs/protocol.md, `cue:edit`): the whole edited show is
+        validated like a show file, stored by compare-and-set (a concurrent edit is applied on
+        top of the other), audited."""
+        detail = {"kind": change.kind, "cue_id": cue_edits.edited_cue_id(change)}
         try:
             for _attempt in range(MAX_ATTEMPTS):
                 await self._refresh_edits(show_id)

@@ -1,15 +1,17 @@
 """Show files: the human-editable TOML run of show that `gala` loads (format in docs/shows.md).
 
 `parse_show` validates a whole document up front and names the first problem with its place
-("cues[3].actions[0]: ..."), so a show that loads never fails at GO. The parsed `ShowDefinition`
-holds the cue sheet (stage control's `Cue`s, whose actions are overlay actions) and the public
-product cards. The raw document is what the store keeps, so every node parses the same show.
+("cues[3].actions[0]: ..."), so a show that loads never fails at GO: first its shape, each field
+typed and bounded (`show_document.py`, pydantic), then what the tables must agree on (a known
+currency and time zone, listed sponsors, unique cue ids) and each action against the show (the
+features' action parsers). The parsed `ShowDefinition` holds the cue sheet (stage control's
+`Cue`s, whose actions are overlay actions) and the public product cards. The raw document is
+what the store keeps, so every node parses the same show.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,14 +20,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commerce import show_sales
 from gala.kernel.errors import BadRequest
-from gala.kernel.ids import is_valid_id
 from gala.kernel.money import CURRENCY_EXPONENTS
+from gala.runofshow.show_document import (
+    CueTable,
+    DocumentProblem,
+    ProductTable,
+    read_document,
+)
 from overlays import model as overlays
 from redpackets import show_drops
 from stage_control.model import Cue
-
-MAX_CUES = 2000
-TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 CueAction = overlays.OverlayAction | show_sales.SaleAction | show_drops.LaunchDrop
 
@@ -99,125 +103,98 @@ def parse_show_document(document: str) -> ShowDefinition:
 
 
 def parse_show(raw: Mapping[str, Any]) -> ShowDefinition:
-    show = _table(raw, "show", "show")
-    show_id = show.get("id")
-    if not is_valid_id(show_id):
-        raise ShowFileError("show.id must match [a-z0-9][a-z0-9-]{0,63}")
-    locales = show.get("locales")
-    if (
-        not isinstance(locales, list)
-        or not locales
-        or not all(isinstance(loc, str) and 2 <= len(loc) <= 10 for loc in locales)
-    ):
-        raise ShowFileError("show.locales must be a list of language tags")
-    currency = show.get("currency")
-    if currency not in CURRENCY_EXPONENTS:
-        raise ShowFileError(f"show.currency must be one of {sorted(CURRENCY_EXPONENTS)}")
-    timezone = show.get("timezone", "UTC")
     try:
-        ZoneInfo(str(timezone))
+        document = read_document(raw)
+    except DocumentProblem as problem:
+        raise ShowFileError(problem.message) from None
+    show = document.show
+    if show.currency not in CURRENCY_EXPONENTS:
+        raise ShowFileError(f"show.currency must be one of {sorted(CURRENCY_EXPONENTS)}")
+    try:
+        ZoneInfo(show.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ShowFileError(f"show.timezone {timezone!r} is not a known time zone") from None
-    default_locale = show.get("default_locale", locales[0])
-    if default_locale not in locales:
+        raise ShowFileError(f"show.timezone {show.timezone!r} is not a known time zone") from None
+    default_locale = show.default_locale or show.locales[0]
+    if default_locale not in show.locales:
         raise ShowFileError("show.default_locale must be one of show.locales")
-    window = _window(show.get("window"))
-    sponsors = {
-        sid: _sponsor(sid, table)
-        for sid, table in _table(raw, "sponsors", "sponsors", optional=True).items()
-    }
-    ctx_locales = tuple(locales)
+    sponsors = {sid: {"id": sid, "name": table.name} for sid, table in document.sponsors.items()}
     cards = {
-        pid: _product_card(pid, table, sponsors, ctx_locales, str(currency))
-        for pid, table in _table(raw, "products", "products", optional=True).items()
+        pid: _product_card(pid, table, sponsors, show.locales, show.currency)
+        for pid, table in document.products.items()
     }
     for_sale = {
-        pid: {**cards[pid], **_stock_terms(pid, table)}
-        for pid, table in _table(raw, "products", "products", optional=True).items()
+        pid: {**cards[pid], "stock": table.stock, "per_viewer_limit": table.per_viewer_limit}
+        for pid, table in document.products.items()
     }
-    ctx = overlays.ActionContext(ctx_locales, str(timezone), cards)
-    cues = _cues(raw.get("cues"), ctx, for_sale, frozenset(sponsors))
+    ctx = overlays.ActionContext(show.locales, show.timezone, cards)
     return ShowDefinition(
-        id=str(show_id),
-        title=_text(show, "title", "show"),
-        currency=str(currency),
-        locales=ctx_locales,
-        default_locale=str(default_locale),
-        timezone=str(timezone),
-        stream_url=str(show.get("stream_url", "")),
-        cues=cues,
+        id=show.id,
+        title=show.title,
+        currency=show.currency,
+        locales=show.locales,
+        default_locale=default_locale,
+        timezone=show.timezone,
+        stream_url=show.stream_url,
+        cues=_cues(document.cues, ctx, for_sale, frozenset(sponsors)),
         product_cards=cards,
         document=json.dumps(raw, ensure_ascii=False, sort_keys=True),
         sponsors=sponsors,
-        window=window,
+        window=show.window,
     )
 
 
-def _window(raw: Any) -> tuple[str, str] | None:
-    """`window = ["19:30", "00:30"]`: the times of day (show's time zone) the show runs; a
-    window that ends before it starts runs past midnight."""
-    if raw is None:
-        return None
-    if (
-        not isinstance(raw, list)
-        or len(raw) != 2
-        or not all(isinstance(t, str) and TIME_OF_DAY.fullmatch(t) for t in raw)
-    ):
-        raise ShowFileError('show.window must be ["HH:MM", "HH:MM"] (24-hour clock)')
-    return (raw[0], raw[1])
-
-
 def _cues(
-    raw: Any,
+    tables: tuple[CueTable, ...],
     ctx: overlays.ActionContext,
     for_sale: Mapping[str, Mapping[str, Any]],
     sponsors: frozenset[str],
 ) -> tuple[Cue, ...]:
-    if not isinstance(raw, list) or not 0 < len(raw) <= MAX_CUES:
-        raise ShowFileError(f"cues must be a list of 1 to {MAX_CUES} [[cues]] tables")
     seen: set[str] = set()
     cues = []
-    for index, table in enumerate(raw):
+    for index, table in enumerate(tables):
         where = f"cues[{index}]"
-        if not isinstance(table, Mapping):
-            raise ShowFileError(f"{where} must be a table")
-        cue_id = table.get("id")
-        if not is_valid_id(cue_id) or cue_id in seen:
+        if table.id in seen:
             raise ShowFileError(f"{where}.id must be a unique id of [a-z0-9-]")
-        seen.add(str(cue_id))
-        actions_raw = table.get("actions", [])
-        if not isinstance(actions_raw, list):
-            raise ShowFileError(f"{where}.actions must be a list of tables")
-        actions: list[CueAction] = []
-        for a_index, action in enumerate(actions_raw):
-            if not isinstance(action, Mapping):
-                raise ShowFileError(f"{where}.actions[{a_index}] must be a table")
-            try:
-                if action.get("do") in show_sales.ACTION_KINDS:
-                    actions.append(show_sales.parse_sale_action(action, for_sale))
-                elif action.get("do") in show_drops.ACTION_KINDS:
-                    actions.append(show_drops.parse_launch(action, sponsors))
-                else:
-                    actions.append(overlays.parse_action(action, ctx))
-            except (
-                overlays.ActionError,
-                show_sales.SaleActionError,
-                show_drops.DropActionError,
-            ) as error:
-                raise ShowFileError(f"{where}.actions[{a_index}]: {error.message}") from None
+        seen.add(table.id)
+        actions = tuple(
+            _action(action, f"{where}.actions[{a_index}]", ctx, for_sale, sponsors)
+            for a_index, action in enumerate(table.actions)
+        )
         cues.append(
             Cue(
-                id=str(cue_id),
-                number=str(table.get("number", index + 1)),
-                label=_text(table, "label", where),
-                notes=str(table.get("notes", "")),
-                pre_wait_ms=_ms(table, "pre_wait_ms", where) or 0,
-                auto_follow_ms=_ms(table, "auto_follow_ms", where),
-                actions=tuple(actions),
+                id=table.id,
+                number=table.number or str(index + 1),
+                label=table.label,
+                notes=table.notes,
+                pre_wait_ms=table.pre_wait_ms or 0,
+                auto_follow_ms=table.auto_follow_ms,
+                actions=actions,
                 summary=tuple(describe_action(a) for a in actions),
             )
         )
     return tuple(cues)
+
+
+def _action(
+    action: Mapping[str, Any],
+    where: str,
+    ctx: overlays.ActionContext,
+    for_sale: Mapping[str, Mapping[str, Any]],
+    sponsors: frozenset[str],
+) -> CueAction:
+    """One action table, checked by the feature that owns its kind, against the show."""
+    try:
+        if action.get("do") in show_sales.ACTION_KINDS:
+            return show_sales.parse_sale_action(action, for_sale)
+        if action.get("do") in show_drops.ACTION_KINDS:
+            return show_drops.parse_launch(action, sponsors)
+        return overlays.parse_action(action, ctx)
+    except (
+        overlays.ActionError,
+        show_sales.SaleActionError,
+        show_drops.DropActionError,
+    ) as error:
+        raise ShowFileError(f"{where}: {error.message}") from None
 
 
 def describe_action(action: CueAction) -> str:
@@ -250,34 +227,24 @@ def describe_action(action: CueAction) -> str:
     return "clear every layer"
 
 
-def _sponsor(sponsor_id: str, table: Any) -> dict[str, str]:
-    if not is_valid_id(sponsor_id) or not isinstance(table, Mapping):
-        raise ShowFileError(f"sponsors.{sponsor_id} must be a table with a valid id")
-    return {"id": sponsor_id, "name": _text(table, "name", f"sponsors.{sponsor_id}")}
-
-
 def _product_card(
     product_id: str,
-    table: Any,
+    table: ProductTable,
     sponsors: Mapping[str, Mapping[str, str]],
     locales: tuple[str, ...],
     currency: str,
 ) -> dict[str, Any]:
     where = f"products.{product_id}"
-    if not is_valid_id(product_id) or not isinstance(table, Mapping):
-        raise ShowFileError(f"{where} must be a table with a valid id")
-    sponsor = sponsors.get(str(table.get("sponsor")))
+    sponsor = sponsors.get(table.sponsor)
     if sponsor is None:
         raise ShowFileError(f"{where}.sponsor must name one of [sponsors]")
-    price = table.get("price_minor")
-    if type(price) is not int or price <= 0:
-        raise ShowFileError(f"{where}.price_minor must be a positive integer (minor units)")
     ctx = overlays.ActionContext(locales, "UTC")
+    texts = {"do": where, "name": table.name, "description": table.description}
     try:
-        name = overlays.localized_text({**table, "do": where}, "name", ctx)
+        name = overlays.localized_text(texts, "name", ctx)
         description = (
-            overlays.localized_text({**table, "do": where}, "description", ctx)
-            if "description" in table
+            overlays.localized_text(texts, "description", ctx)
+            if table.description is not None
             else None
         )
     except overlays.ActionError as error:
@@ -285,50 +252,11 @@ def _product_card(
     card: dict[str, Any] = {
         "id": product_id,
         "name": name,
-        "price_minor": price,
+        "price_minor": table.price_minor,
         "currency": currency,
-        "image": str(table.get("image", "")),
+        "image": table.image,
         "sponsor": dict(sponsor),
     }
     if description is not None:
         card["description"] = description
     return card
-
-
-def _stock_terms(product_id: str, table: Mapping[str, Any]) -> dict[str, int]:
-    """The product's stock and per-viewer limit: private until a sale opens."""
-    where = f"products.{product_id}"
-    stock = table.get("stock", 0)
-    if type(stock) is not int or stock < 0:
-        raise ShowFileError(f"{where}.stock must be a non-negative integer")
-    limit = table.get("per_viewer_limit", 1)
-    if type(limit) is not int or not 1 <= limit <= 1000:
-        raise ShowFileError(f"{where}.per_viewer_limit must be a whole number from 1 to 1000")
-    return {"stock": stock, "per_viewer_limit": limit}
-
-
-def _table(
-    raw: Mapping[str, Any], name: str, where: str, optional: bool = False
-) -> Mapping[str, Any]:
-    value = raw.get(name)
-    if value is None and optional:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ShowFileError(f"[{where}] table is missing")
-    return value
-
-
-def _text(table: Mapping[str, Any], name: str, where: str) -> str:
-    value = table.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise ShowFileError(f"{where}.{name} must be a non-empty string")
-    return value
-
-
-def _ms(table: Mapping[str, Any], name: str, where: str) -> int | None:
-    value = table.get(name)
-    if value is None:
-        return None
-    if type(value) is not int or not 0 <= value <= 24 * 3_600_000:
-        raise ShowFileError(f"{where}.{name} must be a whole number of milliseconds")
-    return value

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
@@ -29,7 +28,7 @@ async def store(store_url: str) -> AsyncIterator[StoreBundle]:
     await bundle.close()
 
 
-def opened_sale() -> dict[str, Any]:
+def opened_sale() -> show_sales.AnnouncedSale:
     action = show_sales.OpenSale(
         "widget",
         "acme",
@@ -41,11 +40,15 @@ def opened_sale() -> dict[str, Any]:
         hold_ms=60_000,
     )
     event = show_sales.events_for("show", action, START_MS)[0]
-    return {**event.data, "status": "open"}
+    return show_sales.announced_sale(event.data)
 
 
 async def charged_hold(
-    store: StoreBundle, service: PurchaseService, sale: dict[str, Any], key: str, quantity: int
+    store: StoreBundle,
+    service: PurchaseService,
+    sale: show_sales.AnnouncedSale,
+    key: str,
+    quantity: int,
 ) -> None:
     """What a crash between a tap's payment and its order being marked paid leaves: viewer v-1's
     units reserved and charged, the order still held."""

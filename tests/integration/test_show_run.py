@@ -29,7 +29,7 @@ def snapshot_from_wire(wire: dict[str, Any]) -> ShowSnapshot:
         wire["seq"],
         ShowPhase(**wire["show"]),
         Screen(dict(wire["layers"])),
-        SalesBoard(dict(wire["sales"])),
+        SalesBoard.from_wire(wire["sales"]),
         DropBoard(dict(wire["drops"])),
     )
 
