@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,14 +284,22 @@ def add_producer(store_url: str, username: str, password: str, workdir: Path) ->
 
 @contextlib.contextmanager
 def gala_process(
-    store_url: str, show: str, workdir: Path, demo_grant_minor: int = 0, demo_budget_minor: int = 0
+    store_url: str,
+    show: str,
+    workdir: Path,
+    demo_grant_minor: int = 0,
+    demo_budget_minor: int = 0,
+    port: int = 0,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """`gala serve` in its own process on a free port; yields (process, base URL); stops it."""
+    """`gala serve` in its own process (on `port`, or a free one); yields (process, base URL);
+    stops it with SIGTERM if it still runs."""
     env = {
         **os.environ,
         "GALA_DEMO_WALLET_GRANT_MINOR": str(demo_grant_minor),
         "GALA_DEMO_BUDGET_MINOR": str(demo_budget_minor),
         "GALA_LOG_LEVEL": "WARNING",
+        **(env or {}),
     }
     proc = subprocess.Popen(
         [
@@ -302,7 +310,7 @@ def gala_process(
             "--store",
             store_url,
             "--port",
-            "0",
+            str(port),
             "--show",
             show,
         ],
