@@ -37,6 +37,8 @@ HTTP_CODES = {
     405: ("method_not_allowed", "this path does not take that method"),
     413: ("payload_too_large", "the body is too large"),
     415: ("unsupported_media_type", "this body's type is not accepted here"),
+    500: ("internal_error", "something went wrong on our side"),
+    504: ("timeout", "the answer took too long"),
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -58,7 +60,7 @@ def csv_response(text: str, name: str) -> web.Response:
     )
 
 
-def wants_json(request: web.Request) -> bool:
+def wants_json(request: web.BaseRequest) -> bool:
     if request.path.startswith(JSON_PATHS):
         return True
     return "text/html" not in request.headers.get("Accept", "")
@@ -96,17 +98,22 @@ def _coded_http_error(request: web.Request, error: web.HTTPException) -> web.Res
     code, message = HTTP_CODES.get(error.status, (f"http_{error.status}", error.reason))
     if error.text and error.text != f"{error.status}: {error.reason}":
         message = error.text  # a handler's own words ("no such show")
-    headers = {k: v for k, v in error.headers.items() if k in ("Allow", "Retry-After")}
-    if wants_json(request):
-        response = json_response(error_body(code, message), error.status)
-    else:
-        page = (
-            f"<!doctype html><title>{error.status} {html.escape(error.reason)}</title>"
-            f"<h1>{html.escape(message)}</h1><p><code>{code}</code></p>"
-        )
-        response = web.Response(text=page, status=error.status, content_type="text/html")
-    response.headers.update(headers)
+    response = coded_refusal(request, error.status, code, message)
+    for name in ("Allow", "Retry-After"):
+        if name in error.headers:
+            response.headers[name] = error.headers[name]
     return response
+
+
+def coded_refusal(request: web.BaseRequest, status: int, code: str, message: str) -> web.Response:
+    """The error shape as JSON, or as a small HTML page for a browser on a page path."""
+    if wants_json(request):
+        return json_response(error_body(code, message), status)
+    page = (
+        f"<!doctype html><title>{status} {html.escape(code)}</title>"
+        f"<h1>{html.escape(message)}</h1><p><code>{html.escape(code)}</code></p>"
+    )
+    return web.Response(text=page, status=status, content_type="text/html")
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
