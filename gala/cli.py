@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import getpass
 import os
 import random
 import secrets
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -28,6 +30,7 @@ from aiohttp import web
 from gala.app import create_app
 from gala.auth.tokens import ACCOUNT_ROLES, PRODUCER, SPONSOR, hash_password
 from gala.heap import HeapPolicy
+from gala.http.protocol_errors import app_runner
 from gala.kernel import ledger
 from gala.kernel.clock import SystemClock
 from gala.kernel.errors import GalaError
@@ -153,11 +156,15 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    check_port_free(settings.host, settings.port)
     asyncio.run(serve(settings))
     return 0
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    # Before the demo accounts get new passwords: a demo already serving on the port keeps the
+    # login it printed, and this one stops at one line instead of an OSError's traceback.
+    check_port_free(settings.host, settings.port)
     password = secrets.token_urlsafe(9)
     asyncio.run(_put_account(settings.store_url, DEMO_PRODUCER, password, PRODUCER))
     asyncio.run(
@@ -249,17 +256,49 @@ async def _put_account(
         await store.close()
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse with `port_in_use` when something listens on (host, port) already. Binds the way
+    the server will (address reuse on, so a port in TIME_WAIT after a stopped node is free)."""
+    if port == 0:
+        return
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as error:
+        raise GalaError(f"cannot listen on {host}:{port}: {error}", code="cannot_listen") from None
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                raise _cannot_listen(host, port, error) from None
+
+
+def _cannot_listen(host: str, port: int, error: OSError) -> GalaError:
+    if error.errno == errno.EADDRINUSE:
+        return GalaError(
+            f"port {port} on {host} is in use (a gala already running there?); "
+            "stop it or pick another with --port",
+            code="port_in_use",
+        )
+    return GalaError(f"cannot listen on {host}:{port}: {error.strerror}", code="cannot_listen")
+
+
 SWITCH_INTERVAL_S = 0.0005
 
 
 async def serve(settings: Settings, demo_login: tuple[str, str] | None = None) -> None:
     """Run a node until SIGINT or SIGTERM."""
-    runner = web.AppRunner(
+    runner = app_runner(
         create_app(settings), access_log=None, handle_signals=False, shutdown_timeout=10
     )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as error:  # taken since `check_port_free` looked
+        await runner.cleanup()
+        raise _cannot_listen(settings.host, settings.port, error) from None
     port = runner.addresses[0][1] if runner.addresses else settings.port
     base = f"http://{settings.host}:{port}"
     print(f"gala is serving on {base} (store {settings.store_url})", flush=True)
