@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from dataclasses import replace
+
+import pytest
 
 from commerce import sale as sl
 from gala.kernel.errors import GalaError
@@ -141,3 +144,75 @@ async def test_a_random_session_matches_the_pure_model(store: StoreBundle) -> No
         counts = await store.sales.counts("s2")
         assert (counts.left, counts.held, counts.sold) == (model.left, model.held, model.sold)
     assert {o.id: o for o in await store.sales.orders("s2")} == dict(model.orders)
+
+
+SMALL = sl.SaleTerms(
+    "small", "w", 700, stock=3, per_viewer_limit=2, opens_at_ms=1_000, closes_at_ms=9_000, hold_ms=5
+)
+# (the rule, the sale's status, taps before (viewer, key, quantity), the tap (viewer, key,
+# quantity, now), what both backends and the model answer)
+RULES = [
+    ("a tap in the window", sl.OPEN, [], ("v1", "k1", 1, 2_000), "ok"),
+    ("the same key again", sl.OPEN, [("v1", "k1", 1)], ("v1", "k1", 1, 2_000), "ok"),
+    (
+        "the key, another quantity",
+        sl.OPEN,
+        [("v1", "k1", 1)],
+        ("v1", "k1", 2, 2_000),
+        "idempotency_mismatch",
+    ),
+    ("no units", sl.OPEN, [], ("v1", "k1", 0, 2_000), "bad_quantity"),
+    ("over the limit", sl.OPEN, [], ("v1", "k1", 3, 2_000), "bad_quantity"),
+    ("before the opening", sl.OPEN, [], ("v1", "k1", 1, 999), "sale_not_open"),
+    ("not opened on the log", sl.SCHEDULED, [], ("v1", "k1", 1, 2_000), "sale_not_open"),
+    ("at the closing", sl.OPEN, [], ("v1", "k1", 1, 9_000), "sale_closed"),
+    ("closed on the log", sl.CLOSED, [], ("v1", "k1", 1, 2_000), "sale_closed"),
+    (
+        "nothing left",
+        sl.OPEN,
+        [("v1", "k1", 2), ("v2", "k1", 1)],
+        ("v3", "k1", 1, 2_000),
+        "sold_out",
+    ),
+    (
+        "fewer left than asked",
+        sl.OPEN,
+        [("v1", "k1", 2)],
+        ("v2", "k1", 2, 2_000),
+        "not_enough_stock",
+    ),
+    ("the viewer's limit", sl.OPEN, [("v1", "k1", 2)], ("v1", "k2", 1, 2_000), "limit_reached"),
+]
+
+
+@pytest.mark.parametrize("rule, status, before, tap, expected", RULES, ids=[r[0] for r in RULES])
+async def test_each_rule_of_a_tap_is_decided_by_the_store_as_by_the_pure_model(
+    store: StoreBundle,
+    rule: str,
+    status: str,
+    before: list[tuple[str, str, int]],
+    tap: tuple[str, str, int, int],
+    expected: str,
+) -> None:
+    """The SQLite store runs `sale.reserve` itself; Redis runs `lua/reserve.lua`, which repeats
+    its rules: both must answer every rule as the model does."""
+    await open_flash(store, SMALL)
+    model = sl.open_sale(sl.new_sale(SMALL))
+    for viewer, key, quantity in before:
+        model, _order = sl.reserve(model, f"o-{viewer}-{key}", viewer, key, quantity, 2_000)
+        await store.sales.reserve("small", f"o-{viewer}-{key}", viewer, key, quantity, 2_000)
+    if status != sl.OPEN:
+        await store.sales.set_sale_status("small", status)
+        model = sl.close_sale(model) if status == sl.CLOSED else replace(model, status=status)
+    viewer, key, quantity, now = tap
+    try:
+        model, _order = sl.reserve(model, f"o-{viewer}-{key}", viewer, key, quantity, now)
+        outcome = "ok"
+    except GalaError as refused:
+        outcome = refused.code
+    stored = await code_of(
+        store.sales.reserve("small", f"o-{viewer}-{key}", viewer, key, quantity, now)
+    )
+    assert (outcome, stored) == (expected, expected), rule
+    counts = await store.sales.counts("small")
+    assert (counts.left, counts.held, counts.sold) == (model.left, model.held, model.sold)

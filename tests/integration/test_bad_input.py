@@ -3,6 +3,7 @@ stable code, nothing changes, the connection stays up and the server keeps servi
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import aiohttp
@@ -81,6 +82,57 @@ PRODUCER_CASES = [
     ("explode", {}, "unknown_message"),
 ]
 
+LAUNCH = {"show_id": SHOW, "key": "launch-1", "budget_minor": 1000, "envelopes": 10}
+LAUNCH_CASES = [
+    ({**LAUNCH, "funder": []}, "bad_action"),
+    ({**LAUNCH, "funder": {}}, "bad_action"),
+    ({**LAUNCH, "funder": {"a": [1]}}, "bad_action"),
+    ({**LAUNCH, "funder": ["acme"]}, "bad_action"),
+    ({**LAUNCH, "funder": "nobody"}, "bad_action"),
+    ({**LAUNCH, "name": {"x": 1}}, "bad_action"),
+    ({**LAUNCH, "budget_minor": "1000"}, "bad_action"),
+    ({**LAUNCH, "budget_minor": True}, "bad_action"),
+    ({**LAUNCH, "budget_minor": 2**80}, "bad_action"),
+    ({**LAUNCH, "budget_minor": float("nan")}, "bad_action"),
+    ({**LAUNCH, "envelopes": 1.5}, "bad_action"),
+    ({**LAUNCH, "envelopes": None}, "bad_action"),
+    ({**LAUNCH, "budget_minor": 5}, "bad_action"),  # cannot give 10 envelopes 1 each
+    ({**LAUNCH, "key": {"k": 1}}, "bad_field"),
+    ({k: v for k, v in LAUNCH.items() if k != "key"}, "bad_field"),
+    ([LAUNCH], "bad_payload"),
+    ("launch", "bad_payload"),
+]
+
+
+def add_cue(**cue: Any) -> dict[str, Any]:
+    return {"show_id": SHOW, "kind": "add", "after_cue": "c05", "cue": {"id": "n1", **cue}}
+
+
+EDIT_CASES = [
+    (add_cue(label="New", number=None), "bad_edit"),
+    (add_cue(label="New", number=float("nan")), "bad_edit"),
+    (add_cue(label="New", number=float("inf")), "bad_edit"),
+    (add_cue(label="New", number={"a": [1]}), "bad_edit"),
+    (add_cue(label="New", number=2**80), "bad_edit"),
+    (add_cue(label="New", number="9" * 10_000), "bad_edit"),
+    (add_cue(label="New", number="1e5"), "bad_edit"),
+    (add_cue(label="New", number=True), "bad_edit"),
+    (add_cue(label="New", number=6.1), "bad_edit"),
+    (add_cue(label="x" * 10_000), "bad_edit"),
+    (add_cue(label="x" * 201), "bad_edit"),
+    (add_cue(label="   "), "bad_edit"),
+    (add_cue(label=5), "bad_edit"),
+    (add_cue(), "bad_edit"),
+    (add_cue(label="New", notes="x" * 2001), "bad_edit"),
+    (add_cue(label="New", pre_wait_ms="5"), "bad_edit"),
+    (add_cue(label="New", auto_follow_ms=True), "bad_edit"),
+    (add_cue(label="New", actions="stage.clear"), "bad_edit"),
+    ({"show_id": SHOW, "kind": "add", "cue": ["n1"]}, "bad_edit"),
+    ({"show_id": SHOW, "kind": None, "cue_id": "c01"}, "bad_edit"),
+    ({"show_id": SHOW, "kind": "move", "cue_id": {"id": "c01"}}, "bad_edit"),
+    ({"kind": "remove", "cue_id": "c07"}, "bad_field"),
+]
+
 
 @pytest.mark.parametrize("event, payload, expected", PRODUCER_CASES)
 async def test_bad_producer_commands_change_nothing(
@@ -91,6 +143,35 @@ async def test_bad_producer_commands_change_nothing(
     assert await server.node.stage.state(SHOW) == before
     assert (await server.node.store.hub.read_log(SHOW)).events == []
     assert (await producer.call("console:join", {"show_id": SHOW}, namespace=P))["ok"]
+
+
+@pytest.mark.parametrize(
+    "event, payload, expected",
+    [("drop:launch", p, c) for p, c in LAUNCH_CASES] + [("cue:edit", p, c) for p, c in EDIT_CASES],
+)
+async def test_malformed_launches_and_cue_edits_get_a_coded_refusal_and_no_traceback(
+    server: RunningServer,
+    producer: Viewer,
+    caplog: pytest.LogCaptureFixture,
+    event: str,
+    payload: Any,
+    expected: str,
+) -> None:
+    cues_before = server.node.shows.get(SHOW).cue_list()
+    assert code(await producer.call(event, payload, namespace=P)) == expected
+    assert (await server.node.store.hub.read_log(SHOW)).events == []
+    assert server.node.shows.get(SHOW).cue_list() == cues_before
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert (await producer.call("console:join", {"show_id": SHOW}, namespace=P))["ok"]
+
+
+async def test_a_cue_number_is_a_decimal_as_in_show_files(
+    server: RunningServer, producer: Viewer
+) -> None:
+    for cue_id, number, shown in (("n1", "5.5", "5.5"), ("n2", 12, "12")):
+        ack = await producer.call("cue:edit", add_cue(id=cue_id, label="New", number=number), P)
+        assert ack["ok"], ack
+        assert {c["id"]: c["number"] for c in ack["data"]["cues"]}[cue_id] == shown
 
 
 async def test_commands_on_an_ended_show_are_refused_and_audited(

@@ -75,3 +75,36 @@ def test_a_show_may_declare_its_window_of_the_day_for_sponsor_bookings(tmp_path:
     path.write_text(text.replace('timezone = "Asia/Shanghai"', 'window = ["7pm", "1am"]'))
     with pytest.raises(ShowFileError, match="show.window"):
         load_show_file(str(path))
+
+
+@pytest.mark.parametrize(
+    "number, fragment",
+    [
+        ("nan", "cues[0].number must be a decimal cue number"),
+        ("inf", "cues[0].number must be a decimal cue number"),
+        ("6.1", "cues[0].number must be a decimal cue number"),  # a TOML float: 6.10 reads 6.1
+        ('"six"', "cues[0].number must be a decimal cue number"),
+        ('"1234567"', "cues[0].number must be a decimal cue number"),
+        ("{ a = 1 }", "cues[0].number must be a decimal cue number"),
+    ],
+)
+def test_a_cue_number_is_a_bounded_decimal(tmp_path: Path, number: str, fragment: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(show_toml().replace('number = "1"', f"number = {number}", 1))
+    with pytest.raises(ShowFileError) as refused:
+        load_show_file(str(path))
+    assert fragment in refused.value.message
+
+
+def test_cue_numbers_as_show_files_write_them_and_labels_are_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "ok.toml"
+    text = show_toml().replace('number = "1"', "number = 7", 1)
+    path.write_text(text.replace('number = "3"', 'number = "6.25"', 1))
+    numbers = [cue.number for cue in load_show_file(str(path)).cues]
+    assert numbers[:3] == ["7", "2", "6.25"]
+    path.write_text(show_toml().replace('label = "Cue 1"', f'label = "{"x" * 201}"', 1))
+    with pytest.raises(ShowFileError, match=r"cues\[0\]\.label must have at most 200"):
+        load_show_file(str(path))
+    path.write_text(show_toml().replace('label = "Cue 1"', 'label = "  "', 1))
+    with pytest.raises(ShowFileError, match=r"cues\[0\]\.label must be a non-empty string"):
+        load_show_file(str(path))
