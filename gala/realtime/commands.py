@@ -8,10 +8,9 @@ field with `bad_field`, or with the code the message documents for that field (`
 `bad_key` and `bad_quantity` for a tap, `bad_action` for a drop's terms, `bad_edit` for a cue
 edit), and a message naming the field.
 
-Cost, on the tap's hot path: `parse(BuyProduct, payload)` of a valid buy payload takes about
-1.4 µs here (timeit, 200,000 runs of `TypeAdapter(BuyProduct).validate_python`, CPython 3.11,
-pydantic-core 2.x), against 1.3 µs for a bare pydantic dataclass: the socket.io decode before
-it costs more.
+Cost, on the tap's hot path (measured with timeit: best of 5 runs of 200,000 on this machine,
+CPython 3.11.7, pydantic-core 2.50.5): `TypeAdapter(BuyProduct).validate_python` of a valid buy
+payload takes 1.17 µs, `parse` around it 1.30 µs; a tap's store step costs hundreds of times more.
 """
 
 from __future__ import annotations
