@@ -5,14 +5,12 @@ its refusals are `gala/auth/login.py`'s; the login form of `pages.py` uses the s
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from gala.auth.tokens import Identity
 from gala.errors_map import ok
-from gala.http.responses import json_response, read_json, services
-from gala.kernel.errors import Unauthorized
+from gala.http.bodies import LoginRequest, parse_body
+from gala.http.responses import json_response, services
 
 
 def client_address(request: web.Request) -> str:
@@ -21,15 +19,13 @@ def client_address(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
-async def log_in(request: web.Request, username: Any, password: Any) -> Identity:
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise Unauthorized("username and password are required", code="bad_login")
-    return await services(request).login.log_in(username, password, client_address(request))
+async def log_in(request: web.Request, body: LoginRequest) -> Identity:
+    login = services(request).login
+    return await login.log_in(body.username, body.password, client_address(request))
 
 
 async def account_login(request: web.Request) -> web.Response:
-    body = await read_json(request)
-    identity = await log_in(request, body.get("username"), body.get("password"))
+    identity = await log_in(request, await parse_body(request, LoginRequest))
     node = services(request)
     ttl = node.settings.producer_token_ttl_s
     return json_response(

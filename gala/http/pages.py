@@ -16,6 +16,7 @@ from aiohttp import web
 
 from gala import appkeys
 from gala.auth.tokens import PRODUCER, SPONSOR, Identity
+from gala.http.bodies import LoginRequest, parse
 from gala.http.login_api import log_in
 from gala.http.responses import SESSION_COOKIE, services, with_retry_after
 from gala.kernel.errors import GalaError
@@ -122,7 +123,8 @@ async def login_submit(request: web.Request) -> web.Response:
     form = await request.post()
     next_url = _safe_next(form.get("next"))
     try:
-        identity = await log_in(request, form.get("username"), form.get("password"))
+        fields = {"username": form.get("username"), "password": form.get("password")}
+        identity = await log_in(request, parse(LoginRequest, fields))
     except GalaError as error:
         response = render(request, "login.html", next=next_url, error=error.message)
         response.set_status(error.status)

@@ -14,7 +14,8 @@ from aiohttp import web
 
 from gala.auth.tokens import VIEWER, Identity
 from gala.errors_map import ok
-from gala.http.responses import csv_response, json_response, producer_of, read_json, services
+from gala.http.bodies import ViewerTokenRequest, parse_body
+from gala.http.responses import csv_response, json_response, producer_of, services
 from gala.kernel.errors import Unauthorized
 from gala.kernel.ids import new_id
 from gala.results.report import results_as_csv
@@ -35,11 +36,11 @@ async def viewer_token(request: web.Request) -> web.Response:
     """Issue a viewer token. A still-valid viewer token in the body keeps the same viewer id, so a
     returning device stays the same viewer."""
     node = services(request)
-    body = await read_json(request)
+    body = await parse_body(request, ViewerTokenRequest)
     viewer_id = new_id("v")
-    if body.get("token") is not None:
+    if body.token is not None:
         try:
-            known = node.authenticate(body["token"])
+            known = node.authenticate(body.token)
             if known.role == VIEWER:
                 viewer_id = known.subject
         except Unauthorized:

@@ -15,7 +15,8 @@ from aiohttp import web
 
 from gala.auth.tokens import SPONSOR
 from gala.errors_map import ok
-from gala.http.responses import caller_of, csv_response, json_response, read_json, services
+from gala.http.bodies import BookingInput, ProductChanges, ProductInput, given, parse_body
+from gala.http.responses import caller_of, csv_response, json_response, services
 from gala.results.report import for_sponsor, results_as_csv
 from gala.runofshow.sponsor_view import sponsor_show_view, visible_show
 from sponsors.service import SponsorService
@@ -45,7 +46,8 @@ async def list_products(request: web.Request) -> web.Response:
 
 async def create_product(request: web.Request) -> web.Response:
     sponsor_id, sponsors = _sponsor(request)
-    product = await sponsors.create_product(sponsor_id, await read_json(request))
+    body = await parse_body(request, ProductInput)
+    product = await sponsors.create_product(sponsor_id, given(body))
     return json_response(ok(product.as_wire()), status=201)
 
 
@@ -57,9 +59,8 @@ async def get_product(request: web.Request) -> web.Response:
 
 async def edit_product(request: web.Request) -> web.Response:
     sponsor_id, sponsors = _sponsor(request)
-    product = await sponsors.edit_product(
-        sponsor_id, request.match_info["product_id"], await read_json(request)
-    )
+    changes = given(await parse_body(request, ProductChanges))
+    product = await sponsors.edit_product(sponsor_id, request.match_info["product_id"], changes)
     return json_response(ok(product.as_wire()))
 
 
@@ -70,7 +71,8 @@ async def list_bookings(request: web.Request) -> web.Response:
 
 async def create_booking(request: web.Request) -> web.Response:
     sponsor_id, sponsors = _sponsor(request)
-    booking = await sponsors.book(sponsor_id, await read_json(request))
+    body = await parse_body(request, BookingInput)
+    booking = await sponsors.book(sponsor_id, given(body))
     return json_response(ok(booking.as_wire()), status=201)
 
 

