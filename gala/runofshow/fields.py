@@ -52,17 +52,42 @@ def path_of(location: tuple[int | str, ...]) -> str:
     """`("cues", 3, "id")` -> `cues[3].id`: the place as a show file's author reads it."""
     text = ""
     for part in location:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if part == "[key]":  # pydantic's mark for a table's key rather than its value
+            text += " (the table's name)"
+        elif isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
     return text
+
+
+_SHAPES = {
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "dataclass_type": "must be a table",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "int_type": "must be a whole number",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "missing": "is required",
+}
 
 
 def explain(error_type: str, message: str, context: dict[str, object] | None) -> str:
     """Pydantic's message for one error, phrased to follow a field name."""
-    if error_type == "missing":
-        return "is required"
-    if error_type == "string_pattern_mismatch" and context is not None:
+    context = context or {}
+    if error_type in _SHAPES:
+        return _SHAPES[error_type]
+    if error_type == "string_pattern_mismatch":
         pattern = str(context.get("pattern"))
         return f"must be {_PATTERN_MEANINGS.get(pattern, f'text matching {pattern}')}"
+    if error_type == "too_short":
+        return f"must have at least {context.get('min_length')} item(s)"
+    if error_type == "too_long":
+        return f"must have at most {context.get('max_length')} items"
+    if message.startswith("must "):  # our own validators' messages
+        return message
     for opening, verb in (("Input should be", "must be"), ("String should", "must")):
         if message.startswith(opening):
             return verb + message[len(opening) :]

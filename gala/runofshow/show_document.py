@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     JsonValue,
+    PlainValidator,
     Strict,
     StringConstraints,
     TypeAdapter,
@@ -61,8 +62,19 @@ Milliseconds = Annotated[int, bounded_int(0, DAY_MS)]
 # An action is a table whose fields depend on its `do`; the feature that owns the action kind
 # checks it against the show (overlays, commerce.show_sales, redpackets.show_drops).
 ActionTable = dict[Annotated[str, Strict()], JsonValue]
-Text = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=500)]
-LocalizedText = Text | dict[Annotated[str, Strict()], JsonValue]
+
+
+def _localized_shape(value: object) -> str | dict[str, str]:
+    """A text is one string for every locale, or a table locale -> string; which locales, and
+    how long, is checked against the show (`overlays.localized_text`)."""
+    if isinstance(value, str) or (
+        isinstance(value, dict) and all(isinstance(text, str) for text in value.values())
+    ):
+        return value
+    raise PydanticCustomError("localized_text", "must be a text or a table of locales' texts")
+
+
+LocalizedText = Annotated[str | dict[str, str], PlainValidator(_localized_shape)]
 TimeOfDay = Annotated[str, Strict(), StringConstraints(pattern=TIME_OF_DAY_REGEX)]
 Locale = Annotated[str, Strict(), StringConstraints(min_length=2, max_length=10)]
 

@@ -66,7 +66,7 @@ def test_resume_positions_and_drop_launches_are_strict() -> None:
     assert joined.resume == ResumePosition("9f2c", 3)
     assert refusal(JoinShow, {"show_id": "s", "resume": {"epoch": "e", "seq": 1.5}}) == (
         "bad_field",
-        "resume.seq must be a valid integer",
+        "resume.seq must be a whole number",
     )
     launch = {"show_id": "s", "key": "k1", "budget_minor": 100, "envelopes": 10}
     assert parse(LaunchConsoleDrop, launch).launch().min_minor == 1
