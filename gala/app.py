@@ -19,6 +19,7 @@ from gala.http.show_api import add_show_routes
 from gala.http.sponsor_api import add_sponsor_routes
 from gala.kernel.clock import Clock, SystemClock
 from gala.kernel.errors import Unauthorized
+from gala.metrics import Metrics
 from gala.node import Node
 from gala.realtime.facade import PRODUCER_NS, VIEWER_NS, Realtime
 from gala.settings import Settings
@@ -27,6 +28,7 @@ from gala.settings import Settings
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024)
     app[appkeys.NODE] = slot = appkeys.NodeSlot()
+    app[appkeys.METRICS] = metrics = Metrics()
     the_clock = clock or SystemClock()
 
     def authenticate(token: object) -> Identity:
@@ -50,7 +52,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     setup_pages(app)
 
     async def node_lifetime(app: web.Application) -> AsyncIterator[None]:
-        node = await Node.open(settings, the_clock, realtime)
+        node = await Node.open(settings, the_clock, realtime, metrics)
         slot.node = node
         yield
         slot.node = None

@@ -11,9 +11,11 @@ from aiohttp import web
 
 from gala.http.services import HttpServices
 from gala.kernel.errors import GalaError
+from gala.metrics import Metrics
 
 NODE: web.AppKey[NodeSlot] = web.AppKey("node")
 TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 
 
 class NodeSlot:

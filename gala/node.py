@@ -6,6 +6,8 @@ context); `Node.close` stops every task and releases the store, in reverse order
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -21,10 +23,12 @@ from commerce.service import PurchaseService
 from gala.auth.login import LoginService
 from gala.auth.tokens import Identity, TokenSigner
 from gala.kernel.clock import Clock
+from gala.metrics import Metrics
 from gala.realtime.booking_handlers import BookingHandlers
 from gala.realtime.console_drops import ConsoleDrops
 from gala.realtime.console_handlers import ConsoleHandlers
-from gala.realtime.facade import Realtime
+from gala.realtime.facade import VIEWER_NS, Realtime
+from gala.realtime.show_channel import viewer_room
 from gala.realtime.show_runtime import ShowRuntime
 from gala.realtime.tap_limiter import TapLimiter
 from gala.realtime.viewer_handlers import ViewerHandlers
@@ -36,6 +40,8 @@ from gala.runofshow.run_of_show import RunOfShow
 from gala.runofshow.sponsor_view import show_facts
 from gala.settings import Settings, default_node_id
 from gala.stores.factory import StoreBundle, open_store
+from gala.stores.timing import TimedPort
+from gala.supervisor import supervise
 from redpackets.service import DropService
 from redpackets.show_drops import SHOW_FUNDER, funder_account
 from sponsors.model import APPROVED
@@ -63,11 +69,15 @@ class Node:
     results: ResultsRecorder
     sponsors: SponsorService
     login: LoginService
+    metrics: Metrics
     runtimes: dict[str, ShowRuntime] = field(default_factory=dict)
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    async def open(cls, settings: Settings, clock: Clock, realtime: Realtime) -> Node:
-        store = await open_store(settings.store_url)
+    async def open(
+        cls, settings: Settings, clock: Clock, realtime: Realtime, metrics: Metrics
+    ) -> Node:
+        store = timed_bundle(await open_store(settings.store_url), metrics)
         try:
             secret = (
                 settings.secret.encode()
@@ -131,6 +141,12 @@ class Node:
             results,
             sponsors,
             LoginService(store.hub, clock),
+            metrics,
+        )
+        metrics.watch_viewers(node.viewers_per_show)
+        metrics.start_gc_timing()
+        node._background.append(
+            asyncio.create_task(supervise("event-loop lag", metrics.measure_loop_lag))
         )
         if settings.demo_budget_minor:
             await node.fund_demo_budgets()
@@ -228,8 +244,30 @@ class Node:
     def issue_token(self, identity: Identity, ttl_s: int) -> str:
         return self.signer.issue(identity, self.clock.now_ms() // 1000, ttl_s)
 
+    def viewers_per_show(self) -> dict[str, int]:
+        """Viewers connected to this node, per show (read when /metrics is scraped)."""
+        return {
+            show_id: self.realtime.room_size(VIEWER_NS, viewer_room(show_id))
+            for show_id in self.runtimes
+        }
+
     async def close(self) -> None:
         await self.realtime.close()
         for runtime in self.runtimes.values():
             await runtime.stop()
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.metrics.stop_gc_timing()
         await self.store.close()
+
+
+def timed_bundle(store: StoreBundle, metrics: Metrics) -> StoreBundle:
+    """The same store with every port's coroutine methods timed (`gala_store_call_seconds`)."""
+    histogram = metrics.store_call_seconds
+    ports = ("hub", "stage", "sales", "ledger", "drops", "payments", "results", "run_of_show")
+    for port in (*ports, "sponsors"):
+        setattr(store, port, TimedPort(getattr(store, port), port, histogram))
+    return store
