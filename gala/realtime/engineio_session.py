@@ -16,43 +16,40 @@ request's own, reading its websocket:
 - the wire is engine.io v4 exactly as python-engineio speaks it (the same OPEN packet, pings from
   the server, CLOSE on a server-side disconnect), so standard socket.io clients connect unchanged.
 
-Only the websocket transport is served; a long-polling request is refused with 400.
+Only the websocket transport is served; a long-polling request is refused with 400. What this
+needs of python-engineio's internals (the session factory, the session registry, the handlers
+python-socketio registers) goes through `compat`, as does the release of what aiohttp and asyncio
+would otherwise leave for the garbage collector.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from typing import Any
 
-import engineio
 from aiohttp import WSMsgType, web
-from engineio import exceptions, packet
-from engineio.async_socket import AsyncSocket
+from engineio import packet
 
+from gala.realtime import compat
 from gala.realtime.wire_fanout import websocket_frame, write_or_cut_off
 
 log = logging.getLogger(__name__)
 
 WS_CLOSE_NORMAL = websocket_frame((1000).to_bytes(2, "big"), opcode=0x8)
+_MESSAGE, _PONG, _CLOSE = (str(kind) for kind in (packet.MESSAGE, packet.PONG, packet.CLOSE))
 
 
-class LeanSocket(AsyncSocket):  # type: ignore[misc]
+class LeanSocket(compat.EngineSocket):
     """One client's engine.io session over an accepted websocket."""
 
     def __init__(self, server: LeanEngineServer, sid: str) -> None:
-        # deliberately not AsyncSocket.__init__: no queue, nothing waits on one
-        self.server = server
-        self.sid = sid
+        super().__init__(server, sid)
+        self.server: LeanEngineServer = server
         self.last_ping: float | None = None  # when an unanswered ping went out
-        self.connected = False
-        self.upgrading = False
-        self.upgraded = False
-        self.closing = False
-        self.closed = False
-        self.session: dict[str, Any] = {}
         self.transport: asyncio.WriteTransport | None = None
         self._early: list[bytes] | None = []  # frames sent before the websocket was accepted
 
@@ -81,13 +78,9 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
     async def send(self, pkt: packet.Packet) -> None:
         self.write(pkt)
 
-    def schedule_ping(self) -> None:
-        """Called on every PONG: the ping is answered."""
-        self.last_ping = None
-
     async def serve(self, ws: web.WebSocketResponse, transport: asyncio.WriteTransport) -> None:
         """Run the session over the accepted `ws` until it ends: read and dispatch packets."""
-        self.connected = self.upgraded = True
+        self.open()
         self.transport = transport
         early, self._early = self._early or [], None
         for frame in early:
@@ -96,19 +89,29 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
         try:
             while not self.closed:
                 message = await ws.receive()
-                if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                if message.type is WSMsgType.TEXT:
+                    await self._receive(message.data)
+                elif message.type is WSMsgType.BINARY:
+                    if message.data:  # engine.io v4 sends a binary MESSAGE as a bare frame
+                        await self.server.deliver("message", self.sid, message.data)
+                else:
                     break  # closed, closing or a protocol error: the session ends
-                try:
-                    await self.receive(packet.Packet(encoded_packet=message.data))
-                except exceptions.UnknownPacketError:
-                    pass
-                except exceptions.SocketIsClosedError:
-                    break
-                except Exception:  # noqa: BLE001 - one bad packet must not end the session
-                    log.exception("%s: receive error", self.sid)
         finally:
             self.server.pings.discard(self)
         await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+
+    async def _receive(self, text: str) -> None:
+        """One engine.io text packet: a digit for its type, then its data, passed on as text
+        (socket.io decodes it). Empty messages, a v3 client's pings, upgrade probes and noise
+        carry nothing for a websocket-only session and are dropped."""
+        kind, data = text[:1], text[1:]
+        if kind == _MESSAGE:
+            if data:
+                await self.server.deliver("message", self.sid, data)
+        elif kind == _PONG:
+            self.last_ping = None  # the ping is answered
+        elif kind == _CLOSE:
+            await self.close(wait=False, abort=True, reason=self.server.reason.CLIENT_DISCONNECT)
 
     async def close(
         self, wait: bool = True, abort: bool = False, reason: str | None = None
@@ -116,8 +119,8 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
         if self.closed or self.closing:
             return
         self.closing = True
-        await self.server._trigger_event(
-            "disconnect", self.sid, reason or self.server.reason.SERVER_DISCONNECT, run_async=False
+        await self.server.deliver(
+            "disconnect", self.sid, reason or self.server.reason.SERVER_DISCONNECT
         )
         if not abort:
             self.write(packet.Packet(packet.CLOSE))
@@ -177,17 +180,8 @@ class PingWheel:
             self._ended.append(transport)
 
     def _release_ended(self) -> None:
-        """CPython 3.11's socket transport keeps a bound method of itself (`_read_ready_cb`)
-        after its connection is lost: a 6-object cycle per connection left for a full
-        collection, which the heap policy (`gala.heap`) would keep frozen. Once the connection
-        is lost, that reference is dropped and the transport is freed at once."""
-        waiting = []
-        for transport in self._ended:
-            if getattr(transport, "_sock", None) is not None:
-                waiting.append(transport)
-            elif hasattr(transport, "_read_ready_cb"):
-                transport._read_ready_cb = None
-        self._ended = waiting
+        """Free the transports of ended sessions whose connection is now lost."""
+        self._ended = [t for t in self._ended if not compat.release_transport(t)]
 
     def visit(self, bucket: set[LeanSocket]) -> None:
         now = time.time()
@@ -206,68 +200,70 @@ class PingWheel:
                 socket.write(self.PING)
 
 
-def _drop_tracebacks(error: BaseException | None) -> None:
-    """aiohttp keeps the error that ended a websocket (a reset peer, mostly, raised while it
-    handled the end of the stream) on the response, and the tracebacks of that error and of its
-    context hold frames that point back at the response: a cycle of about 40 objects per
-    connection that only a full garbage collection could free, and full collections stop the
-    process for over half a second at 10,000 viewers. Without the tracebacks, reference counting
-    frees the connection as soon as it ends."""
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        error.__traceback__ = None
-        error = error.__context__ or error.__cause__
-
-
-class LeanEngineServer(engineio.AsyncServer):  # type: ignore[misc]
+class LeanEngineServer(compat.EngineServer):
     """python-engineio's server with `LeanSocket` sessions and the shared `PingWheel` in place
-    of its per-client service visits."""
+    of its per-client service visits. python-socketio builds it with the engine.io options it
+    was given; the ping interval, the ping timeout and the message size limit must be among
+    them."""
 
-    def __init__(self, *, max_buffer_bytes: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        *,
+        max_buffer_bytes: int,
+        ping_interval: int,
+        ping_timeout: int,
+        max_http_buffer_size: int,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            max_http_buffer_size=max_http_buffer_size,
+            monitor_clients=False,  # the ping wheel does it
+            **kwargs,
+        )
         self.max_buffer_bytes = max_buffer_bytes
-        self.start_service_task = False
-        self.pings = PingWheel(self, int(self.ping_interval))
+        self.max_message_bytes = max_http_buffer_size
+        self.pings = PingWheel(self, ping_interval)
+        self._open_fields = {
+            "upgrades": [],
+            "pingTimeout": ping_timeout * 1000,
+            "pingInterval": ping_interval * 1000,
+            "maxPayload": max_http_buffer_size,
+        }
 
-    async def _handle_connect(
-        self, environ: dict[str, Any], transport: str, jsonp_index: int | None = None
-    ) -> Any:
+    async def open_session(self, environ: dict[str, Any], transport: str) -> web.StreamResponse:
         if transport != "websocket" or environ.get("HTTP_UPGRADE", "").lower() != "websocket":
-            return self._bad_request("websocket transport only")
-        request: web.Request = environ["aiohttp.request"]
+            return _bad_request("websocket transport only")
+        request = compat.request_of(environ)
+        if request is None:
+            return _bad_request("not an aiohttp request")
         sid = self.generate_id()
         socket = LeanSocket(self, sid)
-        self.sockets[sid] = socket
-        socket.write(
-            packet.Packet(
-                packet.OPEN,
-                {
-                    "sid": sid,
-                    "upgrades": [],
-                    "pingTimeout": int(self.ping_timeout * 1000),
-                    "pingInterval": int(self.ping_interval + self.ping_interval_grace_period)
-                    * 1000,
-                    "maxPayload": self.max_http_buffer_size,
-                },
-            )
-        )
-        accepted = await self._trigger_event("connect", sid, environ, run_async=False)
+        self.add_session(sid, socket)
+        socket.write(packet.Packet(packet.OPEN, {"sid": sid, **self._open_fields}))
+        # python-socketio keeps the environ it is given for the whole session and hands it to
+        # every connect handler: the full one, but built on access (see `RequestEnviron`)
+        accepted = await self.deliver("connect", sid, compat.RequestEnviron(request))
         if accepted is not None and accepted is not True:
-            del self.sockets[sid]
-            return self._unauthorized(accepted or None)
-        ws = web.WebSocketResponse(max_msg_size=self.max_http_buffer_size, compress=False)
+            self.drop_session(sid)
+            return web.Response(
+                status=401, text=json.dumps("Unauthorized"), content_type="application/json"
+            )
+        ws = web.WebSocketResponse(max_msg_size=self.max_message_bytes, compress=False)
         await ws.prepare(request)
-        # python-socketio keeps this dict for the whole session and nothing reads it again:
-        # emptied, it no longer holds a copy of every request header (about 1.5 KiB a viewer)
-        environ.clear()
         connection = request.transport
         assert connection is not None, "prepared, so connected"
         try:
             await socket.serve(ws, connection)
         finally:
-            _drop_tracebacks(ws.exception())
+            compat.drop_tracebacks(ws.exception())
             self.pings.ended(connection)
         if socket.closed:
-            self.sockets.pop(sid, None)
+            self.drop_session(sid)
         return ws
+
+
+def _bad_request(message: str) -> web.Response:
+    """engine.io's own refusal: 400 with the reason as a JSON string."""
+    return web.Response(status=400, text=json.dumps(message), content_type="text/plain")

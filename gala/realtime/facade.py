@@ -7,9 +7,16 @@ against the namespace's roles), the registry of typed handlers, and rooms. A han
 module turns that into the one ack shape and keeps the connection up on any error. Domain code
 never sees a socket id.
 
-Every connection is a lean engine.io session (`lean_engineio.py`: one task, direct writes, a
+Every connection is a lean engine.io session (`engineio_session.py`: one task, direct writes, a
 shared ping wheel, compression off). Show-log broadcasts take the fast path (`broadcast_fast`,
 see `wire_fanout.py`), written by one task per room straight to each session's transport.
+
+Bad input is refused at the edge, while a client's packet is decoded and before any handler runs
+(`compat.edge_packet_class`): a message longer than the payload limit allows is not decoded, and
+data nested more than `MAX_PAYLOAD_DEPTH` levels is refused (deeper than the interpreter's
+recursion limit, `json.loads` itself would fail), each answered with the ack shape when the
+client asked for an ack, and none of it written to the log. What this module needs of
+python-socketio's internals goes through `compat`.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,13 +34,22 @@ from aiohttp import web
 from gala.auth.tokens import Identity
 from gala.errors_map import ok, refusal
 from gala.kernel.errors import BadRequest, Forbidden, GalaError
-from gala.realtime import wire_fanout
+from gala.realtime import compat, wire_fanout
 from gala.realtime.engineio_session import LeanEngineServer
 
 log = logging.getLogger(__name__)
 
 VIEWER_NS = "/"
 PRODUCER_NS = "/producer"
+
+# no message of the protocol nests deeper than a few levels; 32 leaves room for any to grow
+MAX_PAYLOAD_DEPTH = 32
+# A message's header (type, namespace, ack id) and its event name fit in 1 KiB, and a compact
+# JSON payload is never longer in characters than the ASCII JSON the payload limit measures: a
+# message longer than the limit plus this is refused before its JSON is decoded
+MESSAGE_HEADER_CHARS = 1024
+# engine.io's limit: a longer websocket message is not read, the connection is closed (1009)
+MAX_MESSAGE_BYTES = 1 << 20
 
 
 @dataclass(eq=False, slots=True)
@@ -43,6 +59,7 @@ class Connection:
     identity: Identity
     rooms: set[str] = field(default_factory=set)
     transport: wire_fanout.WireTransport | None = None
+    address: str | None = None  # the client's IP address, as its TCP peer
 
 
 Handler = Callable[[Connection, Any], Awaitable[Any]]
@@ -69,12 +86,15 @@ class Realtime:
         self._rooms: dict[tuple[str, str], dict[str, Connection]] = {}
         self._max_viewer_buffer_bytes = max_viewer_buffer_bytes
         self._fanouts: dict[tuple[str, str], wire_fanout.FanoutRoom] = {}
-        self.sio = _SocketServer(
-            max_viewer_buffer_bytes,
+        self.sio = compat.SocketServer(
+            functools.partial(LeanEngineServer, max_buffer_bytes=max_viewer_buffer_bytes),
+            serializer=compat.edge_packet_class(
+                max_chars=max_payload_bytes + MESSAGE_HEADER_CHARS, max_depth=MAX_PAYLOAD_DEPTH
+            ),
             async_mode="aiohttp",
             transports=["websocket"],
             http_compression=False,
-            max_http_buffer_size=1 << 20,
+            max_http_buffer_size=MAX_MESSAGE_BYTES,
             ping_interval=ping_interval_s,
             ping_timeout=ping_interval_s,  # a missed pong is noticed at the next ping
             logger=False,
@@ -86,6 +106,7 @@ class Realtime:
             self.sio.on("connect", self._connect_handler(namespace), namespace=namespace)
             self.sio.on("disconnect", self._disconnect_handler(namespace), namespace=namespace)
             self.sio.on("*", self._unknown_handler(namespace), namespace=namespace)
+            self.sio.on(compat.REFUSED_EVENT, self._refused_handler(namespace), namespace=namespace)
 
     def attach(self, app: web.Application) -> None:
         self.sio.attach(app, socketio_path="socket.io")
@@ -121,6 +142,17 @@ class Realtime:
 
         return unknown
 
+    def _refused_handler(self, namespace: str) -> Callable[..., Awaitable[dict[str, Any]]]:
+        unknown = self._unknown_handler(namespace)
+
+        async def refused(sid: str, *args: Any) -> dict[str, Any]:
+            why = compat.refusal_in(args[0]) if args else None
+            if why is None:  # a client sent the event's name itself
+                return await unknown(compat.REFUSED_EVENT, sid, *args)
+            return refusal(BadRequest(why.message, code=why.code))[1]
+
+        return refused
+
     def _check_size(self, payload: Any) -> None:
         try:
             size = len(json.dumps(payload, separators=(",", ":")))
@@ -134,9 +166,12 @@ class Realtime:
     def _connect_handler(self, namespace: str) -> Callable[..., Awaitable[bool]]:
         roles = self._namespace_roles[namespace]
 
-        async def connect(sid: str, environ: Any, auth: Any = None) -> bool:
+        async def connect(sid: str, environ: Mapping[str, Any], auth: Any = None) -> bool:
             token = auth.get("token") if isinstance(auth, dict) else None
             try:
+                refused = compat.refusal_in(auth)
+                if refused is not None:
+                    raise BadRequest(refused.message, code=refused.code)
                 identity = self._authenticate(token)
                 if identity.role not in roles:
                     raise Forbidden(
@@ -147,12 +182,11 @@ class Realtime:
                 raise socketio.exceptions.ConnectionRefusedError(
                     error.message, error.as_dict()
                 ) from None
-            eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
-            transport = wire_fanout.transport_of(
-                getattr(self.sio.eio.sockets.get(eio_sid), "transport", None)
-            )
+            # the session's own connection: the fast path writes to it (see `wire_fanout`)
+            request = compat.request_of(environ)
+            transport = wire_fanout.transport_of(request.transport if request else None)
             self._connections[(namespace, sid)] = Connection(
-                sid, namespace, identity, transport=transport
+                sid, namespace, identity, transport=transport, address=environ.get("REMOTE_ADDR")
             )
             return True
 
@@ -232,14 +266,3 @@ class Realtime:
         for namespace, sid in list(self._connections):
             await self.sio.disconnect(sid, namespace=namespace)
         await self.sio.eio.pings.stop()
-
-
-class _SocketServer(socketio.AsyncServer):  # type: ignore[misc]
-    """python-socketio's server on lean engine.io sessions (see `lean_engineio`)."""
-
-    def __init__(self, max_buffer_bytes: int, **kwargs: Any) -> None:
-        self._max_buffer_bytes = max_buffer_bytes
-        super().__init__(**kwargs)
-
-    def _engineio_server_class(self) -> Callable[..., LeanEngineServer]:
-        return functools.partial(LeanEngineServer, max_buffer_bytes=self._max_buffer_bytes)
