@@ -12,6 +12,7 @@ from gala import appkeys
 from gala.auth.tokens import Identity
 from gala.http.login_api import add_login_routes
 from gala.http.openapi import add_openapi_route
+from gala.http.operations_api import add_operations_routes
 from gala.http.pages import setup_pages
 from gala.http.payments_api import add_payment_routes
 from gala.http.responses import error_middleware
@@ -22,11 +23,14 @@ from gala.kernel.errors import Unauthorized
 from gala.metrics import Metrics
 from gala.node import Node
 from gala.realtime.facade import PRODUCER_NS, VIEWER_NS, Realtime
-from gala.settings import Settings
+from gala.settings import Settings, default_node_id
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
+    # decided here, once, so /healthz names the node while its store is still opening
+    settings = settings.replace(node_id=settings.node_id or default_node_id())
     app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024)
+    app[appkeys.SETTINGS] = settings
     app[appkeys.NODE] = slot = appkeys.NodeSlot()
     app[appkeys.METRICS] = metrics = Metrics()
     the_clock = clock or SystemClock()
@@ -49,6 +53,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     add_payment_routes(app)
     add_sponsor_routes(app)
     add_openapi_route(app)
+    add_operations_routes(app)
     setup_pages(app)
 
     async def node_lifetime(app: web.Application) -> AsyncIterator[None]:

@@ -12,10 +12,19 @@ from aiohttp import web
 from gala.http.services import HttpServices
 from gala.kernel.errors import GalaError
 from gala.metrics import Metrics
+from gala.settings import Settings
 
 NODE: web.AppKey[NodeSlot] = web.AppKey("node")
 TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+
+
+class Unavailable(GalaError):
+    """The node is not serving yet (its store is still opening): retry shortly."""
+
+    code = "unavailable"
+    status = 503
 
 
 class NodeSlot:
@@ -28,5 +37,5 @@ class NodeSlot:
 def node_of(app: web.Application) -> HttpServices:
     node = app[NODE].node
     if node is None:
-        raise GalaError("the server is starting", code="unavailable")
+        raise Unavailable("the server is starting")
     return node

@@ -289,9 +289,7 @@ SWITCH_INTERVAL_S = 0.0005
 
 async def serve(settings: Settings, demo_login: tuple[str, str] | None = None) -> None:
     """Run a node until SIGINT or SIGTERM."""
-    runner = app_runner(
-        create_app(settings), access_log=None, handle_signals=False, shutdown_timeout=10
-    )
+    runner = app_runner(create_app(settings), handle_signals=False, shutdown_timeout=10)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     try:

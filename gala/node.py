@@ -13,6 +13,7 @@ import hmac
 import logging
 import random
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from commerce.sandbox_provider import SANDBOX, SandboxProvider
 from commerce.service import PurchaseService
 from gala.auth.login import LoginService
 from gala.auth.tokens import Identity, TokenSigner
+from gala.http.services import Readiness, StoreCheck
 from gala.kernel.clock import Clock
 from gala.metrics import Metrics
 from gala.realtime.booking_handlers import BookingHandlers
@@ -51,6 +53,8 @@ from stage_control.service import ShowNotInstalled, StageService
 
 log = logging.getLogger(__name__)
 
+STORE_PING_TIMEOUT_S = 1.0
+
 
 @dataclass(eq=False)
 class Node:
@@ -72,6 +76,8 @@ class Node:
     metrics: Metrics
     runtimes: dict[str, ShowRuntime] = field(default_factory=dict)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
+    # set while the node drains before it stops: `/readyz` then answers `not_ready`
+    draining: bool = False
 
     @classmethod
     async def open(
@@ -237,6 +243,26 @@ class Node:
         if runtime is None:
             raise ShowNotInstalled(f"no show {show_id!r}")
         return runtime
+
+    async def readiness(self) -> Readiness:
+        """`/readyz`'s checks now: one round trip to the store (at most `STORE_PING_TIMEOUT_S`),
+        every installed show's log folded, and whether the node drains."""
+        started = time.perf_counter()
+        error: str | None = None
+        try:
+            await asyncio.wait_for(self.store.ping(), STORE_PING_TIMEOUT_S)
+        except TimeoutError:
+            error = f"no answer within {STORE_PING_TIMEOUT_S:g} s"
+            log.warning("readiness: the %s store did not answer: %s", self.store.kind, error)
+        except Exception as failure:  # noqa: BLE001 - any failure of the round trip is its answer
+            error = type(failure).__name__
+            log.warning("readiness: the %s store did not answer: %r", self.store.kind, failure)
+        latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        return Readiness(
+            StoreCheck(self.store.kind, error is None, latency_ms, error),
+            {show_id: runtime.channel.ready.is_set() for show_id, runtime in self.runtimes.items()},
+            self.draining,
+        )
 
     def authenticate(self, token: object) -> Identity:
         return self.signer.verify(token, self.clock.now_ms() // 1000)

@@ -15,10 +15,28 @@ from pydantic import BaseModel, Field
 from gala.http.bodies import AfterCue, AtTime, DropInput
 
 
+class StoreCheck(BaseModel):
+    kind: Literal["sqlite", "redis"]
+    ok: bool
+    latency_ms: float = Field(description="the round trip, or how long it was waited for")
+    error: str | None = Field(None, description="what went wrong, when the store did not answer")
+
+
+class ShowCheck(BaseModel):
+    ready: bool = Field(description="this node has folded the show's log")
+
+
+class Checks(BaseModel):
+    store: StoreCheck
+    shows: dict[str, ShowCheck] = Field(description="by show id, every installed show")
+    draining: bool = Field(description="the node is draining before it stops")
+
+
 class Error(BaseModel):
     code: str = Field(description="stable, snake_case: what clients branch on")
     message: str = Field(description="for people; may change")
     retry_after_s: int | None = Field(None, description="with `rate_limited`: when to try again")
+    checks: Checks | None = Field(None, description="with `not_ready`: every check's state")
 
 
 class Refusal(BaseModel):
@@ -120,9 +138,13 @@ class Snapshot(BaseModel):
 
 
 class Health(BaseModel):
-    node_id: str
-    store: Literal["sqlite", "redis"]
-    shows: list[str]
+    node_id: str = Field(description="decided once at start, so known while the node starts")
+    status: Literal["up"]
+
+
+class Ready(BaseModel):
+    ready: Literal[True]
+    checks: Checks
 
 
 class WebhookOutcome(BaseModel):

@@ -52,7 +52,13 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                "(producers)", answers.Results, auth="bearer"),
     ("GET", "/api/shows/{show_id}/results.csv"): R("The same results as CSV (producers)", CSV,
                                                    auth="bearer"),
-    ("GET", "/healthz"): R("This node, its store and the shows it serves", answers.Health),
+    ("GET", "/healthz"): R("The process is up (also while the node starts); for operators",
+                           answers.Health),
+    ("GET", "/readyz"): R("This node should get traffic: its store answers, every show's log is "
+                          "folded, it is not draining (503 `not_ready` with the checks; 503 "
+                          "`unavailable` while it starts); for operators", answers.Ready),
+    ("GET", "/metrics"): R("Prometheus metrics of this node (docs/operations.md); for operators",
+                           "text/plain"),
     ("POST", "/api/payments/webhook"): R("The payment provider's signed event (`Gala-Signature` "
                                          "over the exact body; `bad_signature`, `bad_webhook`)",
                                          answers.WebhookOutcome, bodies.WebhookEvent),

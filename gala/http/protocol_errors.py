@@ -30,6 +30,7 @@ from aiohttp.http_exceptions import (
 )
 from aiohttp.web_protocol import RequestHandler
 
+from gala.http.access_log import JsonAccessLogger, access_logger
 from gala.http.responses import HTTP_CODES, coded_refusal
 
 log = logging.getLogger(__name__)
@@ -99,5 +100,8 @@ class CodedAppRunner(web.AppRunner):
 
 
 def app_runner(app: web.Application, **kwargs: Any) -> web.AppRunner:
-    """The runner every node serves its app with (`gala serve`, `gala demo`)."""
+    """The runner every node serves its app with (`gala serve`, `gala demo`): protocol errors in
+    the error shape, and the JSON access log (`access_log.py`) unless `access_log=None`."""
+    kwargs.setdefault("access_log", access_logger())
+    kwargs.setdefault("access_log_class", JsonAccessLogger)
     return CodedAppRunner(app, **kwargs)

@@ -5,8 +5,9 @@ Every JSON answer has the ack shape `{"ok": true, "data": ...}` or `{"ok": false
 {"code", "message"}}` with the error's HTTP status. The middleware gives that shape to every
 refusal: a `GalaError` raised by a handler, and aiohttp's own (an unknown path is `not_found`, a
 wrong method `method_not_allowed`, a body over the app's limit `payload_too_large`). Under
-`/api/` and `/healthz` the answer is always JSON; on page paths a browser (its `Accept` names
-`text/html`) gets the same code and message as a small HTML page, anything else JSON.
+`/api/` and the operators' paths (`/healthz`, `/readyz`, `/metrics`) the answer is always JSON;
+on page paths a browser (its `Accept` names `text/html`) gets the same code and message as a
+small HTML page, anything else JSON.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from gala.http.services import HttpServices
 from gala.kernel.errors import BadRequest, Unauthorized
 
 MAX_BODY_BYTES = 16 * 1024
-JSON_PATHS = ("/api/", "/healthz")
+JSON_PATHS = ("/api/", "/healthz", "/readyz", "/metrics")
 SESSION_COOKIE = "gala_session"
 
 # aiohttp's refusals by status: the stable code, and a message better than its reason phrase

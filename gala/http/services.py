@@ -3,11 +3,14 @@
 The handlers see the node through `HttpServices` (the app state's slot is typed with it), so the
 edge depends on the services it calls and on nothing of the composition that builds them; every
 member is read-only, so a handler cannot swap a service. The store appears only as its kind.
+`Readiness` is what the node answers for `/readyz`: each check's state, and whether all pass.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from commerce.payments import PaymentService
@@ -18,6 +21,43 @@ from gala.auth.tokens import Identity
 from gala.runofshow.registry import ShowRegistry
 from gala.settings import Settings
 from sponsors.service import SponsorService
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCheck:
+    """One round trip to the store: `error` names what went wrong when it did not answer."""
+
+    kind: str
+    ok: bool
+    latency_ms: float
+    error: str | None = None
+
+    def as_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"kind": self.kind, "ok": self.ok, "latency_ms": self.latency_ms}
+        if self.error is not None:
+            wire["error"] = self.error
+        return wire
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """Whether this node should get traffic: its store answers, every installed show's log is
+    folded (`shows`: ready or not, by show id), and it is not draining."""
+
+    store: StoreCheck
+    shows: Mapping[str, bool]
+    draining: bool
+
+    @property
+    def ready(self) -> bool:
+        return self.store.ok and all(self.shows.values()) and not self.draining
+
+    def as_wire(self) -> dict[str, Any]:
+        return {
+            "store": self.store.as_wire(),
+            "shows": {show_id: {"ready": ready} for show_id, ready in sorted(self.shows.items())},
+            "draining": self.draining,
+        }
 
 
 class TokenIssuer(Protocol):
@@ -86,4 +126,9 @@ class HttpServices(TokenIssuer, Protocol):
 
     def runtime(self, show_id: str) -> ShowSnapshots:
         """The show's runtime on this node, or `unknown_show`."""
+        ...
+
+    async def readiness(self) -> Readiness:
+        """Each check of `/readyz` now: the store pinged (at most 1 s), every show's log folded,
+        not draining."""
         ...

@@ -1,5 +1,5 @@
 """The show endpoints of the JSON API: viewer tokens, a show's public info and snapshot, the
-producers' exports (a sale's orders as CSV, a show's results), and `/healthz`.
+producers' exports (a sale's orders as CSV, a show's results).
 
 Nothing here reveals a cue or a product before its cue has fired: the public endpoints serve only
 the show's public info and the current snapshot.
@@ -104,12 +104,6 @@ async def results_csv(request: web.Request) -> web.StreamResponse:
     return csv_response(results_as_csv(await node.show_results(show.id)), f"results-{show.id}")
 
 
-async def health(request: web.Request) -> web.Response:
-    node = services(request)
-    shows = sorted(show.id for show in node.shows.all())
-    return json_response(ok({"node_id": node.node_id, "store": node.store.kind, "shows": shows}))
-
-
 def add_show_routes(app: web.Application) -> None:
     app.router.add_post("/api/viewer-token", viewer_token)
     app.router.add_get("/api/shows/{show_id}", show_info)
@@ -117,4 +111,3 @@ def add_show_routes(app: web.Application) -> None:
     app.router.add_get("/api/sales/{sale_id}/orders.csv", sale_orders_csv)
     app.router.add_get("/api/shows/{show_id}/results", results_json)
     app.router.add_get("/api/shows/{show_id}/results.csv", results_csv)
-    app.router.add_get("/healthz", health)

@@ -4,6 +4,7 @@ a producer and a sponsor use the API, validate against the operations that descr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -125,6 +126,14 @@ async def test_real_requests_and_answers_validate_against_the_document(
         await api.call("GET", f"/api/shows/{SHOW}/snapshot")
         assert (await api.call("GET", "/api/shows/nope"))[0] == 404
         await api.call("GET", "/healthz")
+        for _ in range(100):  # ready once the show's log is folded
+            if (await api.call("GET", "/readyz"))[0] == 200:
+                break
+            await asyncio.sleep(0.05)
+        node.node.draining = True
+        assert (await api.call("GET", "/readyz"))[0] == 503, "the refusal carries the checks"
+        node.node.draining = False
+        await api.call("GET", "/metrics")
         await api.call("GET", "/api/openapi.json")
         producer = await node.producer_token()
         for password, expected in [("wrong", 401), (PASSWORD, 200)]:
@@ -170,5 +179,6 @@ async def test_real_requests_and_answers_validate_against_the_document(
         )
         assert status == 401 and refused["ok"] is False, "signed with another secret"
 
-    api_routes = {r for r in ROUTES if r[1].startswith("/api/") or r[1] == "/healthz"}
+    operators = {"/healthz", "/readyz", "/metrics"}
+    api_routes = {r for r in ROUTES if r[1].startswith("/api/") or r[1] in operators}
     assert api_routes - api.checked == set(), "every JSON route was called and checked"
