@@ -8,13 +8,18 @@ same slot of the same show) and *reserves* its drop budget out of the sponsor's 
 (`sponsor_budget:ID`), so two bookings can never promise the same money. `book` checks what
 depends on the request alone; `check_conflicts` checks the slot and the budget against every
 holding booking, and stores run it inside the same atomic step as the insert.
+
+What a sponsor asks for comes in as typed commands (`NewProduct`, `ProductEdit`,
+`BookingRequest`), built by the edge from a body it has parsed; the rules here still check every
+value against the bounds, so a command that breaks one is refused with the same code
+(`bad_product`, `bad_booking`) whoever built it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gala.kernel.errors import BadRequest, Conflict, NotFound
@@ -36,12 +41,13 @@ MAX_REASON = 500
 MIN_SALE_MS = 10_000
 MAX_SALE_MS = 3_600_000
 MAX_DROP_WINDOW_MS = 3_600_000
-DROP_FIELDS = frozenset({"budget_minor", "envelopes", "min_minor", "countdown_ms", "duration_ms"})
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
-PRODUCT_FIELDS = frozenset(
-    {"id", "name", "description", "image_url", "price_minor", "stock", "per_viewer_limit"}
-)
+MAX_PER_VIEWER = 1000
+MAX_ENVELOPES = 100_000
+MAX_MIN_MINOR = 10**9
+MIN_DROP_DURATION_MS = 1_000
+EDITABLE = ("name", "description", "image_url", "price_minor", "stock", "per_viewer_limit")
 
 
 class BadProduct(BadRequest):
@@ -142,22 +148,57 @@ class Product:
         )
 
 
-def new_product(sponsor_id: str, raw: Mapping[str, Any]) -> Product:
-    """Validate a whole product (`id` included); raises `BadProduct` naming the bad field."""
-    _only_fields(raw)
-    product_id = raw.get("id")
-    if not is_valid_id(product_id):
+@dataclass(frozen=True, slots=True)
+class NewProduct:
+    """A product as its sponsor creates it (its id included)."""
+
+    product_id: str
+    name: Mapping[str, str]
+    price_minor: int
+    stock: int
+    description: Mapping[str, str] = field(default_factory=dict)
+    image_url: str = ""
+    per_viewer_limit: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ProductEdit:
+    """Some fields of a product: None keeps a field as it is. `product_id`, when given, must be
+    the product's own (a product's id never changes)."""
+
+    product_id: str | None = None
+    name: Mapping[str, str] | None = None
+    description: Mapping[str, str] | None = None
+    image_url: str | None = None
+    price_minor: int | None = None
+    stock: int | None = None
+    per_viewer_limit: int | None = None
+
+
+def new_product(sponsor_id: str, command: NewProduct) -> Product:
+    """The product, checked whole; raises `BadProduct` naming the bad field."""
+    if not is_valid_id(command.product_id):
         raise BadProduct("id must be an id of [a-z0-9-] (at most 64 characters)")
-    return _product(sponsor_id, str(product_id), raw)
+    return _checked(
+        Product(
+            sponsor_id=sponsor_id,
+            product_id=command.product_id,
+            name=command.name,
+            description=command.description,
+            image_url=command.image_url,
+            price_minor=command.price_minor,
+            stock=command.stock,
+            per_viewer_limit=command.per_viewer_limit,
+        )
+    )
 
 
-def edit_product(current: Product, changes: Mapping[str, Any]) -> Product:
-    """The product with `changes` (any product field but `id`) applied, validated whole."""
-    _only_fields(changes)
-    if "id" in changes and changes["id"] != current.product_id:
+def edit_product(current: Product, edit: ProductEdit) -> Product:
+    """The product with the edit's given fields applied, checked whole."""
+    if edit.product_id is not None and edit.product_id != current.product_id:
         raise BadProduct("a product's id cannot change")
-    merged = {**current.as_wire(), **changes}
-    return _product(current.sponsor_id, current.product_id, merged)
+    changes = {name: value for name in EDITABLE if (value := getattr(edit, name)) is not None}
+    return _checked(replace(current, **changes))
 
 
 def check_live_edit(before: Product, after: Product, committed_units: int) -> None:
@@ -172,33 +213,23 @@ def check_live_edit(before: Product, after: Product, committed_units: int) -> No
         )
 
 
-def _only_fields(raw: Mapping[str, Any]) -> None:
-    unknown = sorted(set(raw) - PRODUCT_FIELDS)
-    if unknown:
-        raise BadProduct(f"unknown product fields: {', '.join(unknown)}")
-
-
-def _product(sponsor_id: str, product_id: str, raw: Mapping[str, Any]) -> Product:
-    name = _texts(raw.get("name"), "name", MAX_NAME, required=True)
-    description = _texts(raw.get("description", {}), "description", MAX_DESCRIPTION)
-    image = raw.get("image_url", "")
+def _checked(product: Product) -> Product:
+    image = product.image_url
     if not isinstance(image, str) or len(image) > MAX_IMAGE_URL:
         raise BadProduct(f"image_url must be a URL of at most {MAX_IMAGE_URL} characters")
     if image and not image.startswith(("https://", "http://", "/")):
         raise BadProduct("image_url must be an http(s) URL or a path on this site")
-    return Product(
-        sponsor_id=sponsor_id,
-        product_id=product_id,
-        name=name,
-        description=description,
-        image_url=image,
-        price_minor=_int(raw, "price_minor", 1, MAX_PRICE_MINOR, BadProduct),
-        stock=_int(raw, "stock", 0, MAX_STOCK, BadProduct),
-        per_viewer_limit=_int(raw, "per_viewer_limit", 1, 1000, BadProduct, default=1),
+    _bounded(product.price_minor, "price_minor", 1, MAX_PRICE_MINOR, BadProduct)
+    _bounded(product.stock, "stock", 0, MAX_STOCK, BadProduct)
+    _bounded(product.per_viewer_limit, "per_viewer_limit", 1, MAX_PER_VIEWER, BadProduct)
+    return replace(
+        product,
+        name=_texts(product.name, "name", MAX_NAME, required=True),
+        description=_texts(product.description, "description", MAX_DESCRIPTION),
     )
 
 
-def _texts(raw: Any, field: str, limit: int, required: bool = False) -> dict[str, str]:
+def _texts(raw: object, field: str, limit: int, required: bool = False) -> dict[str, str]:
     if not isinstance(raw, Mapping) or (required and not raw):
         raise BadProduct(f"{field} must be an object of texts by locale, e.g. {{'en': '...'}}")
     texts = {}
@@ -211,18 +242,9 @@ def _texts(raw: Any, field: str, limit: int, required: bool = False) -> dict[str
     return texts
 
 
-def _int(
-    raw: Mapping[str, Any],
-    field: str,
-    low: int,
-    high: int,
-    error: type[BadRequest],
-    default: int | None = None,
-) -> int:
-    value = raw.get(field, default)
+def _bounded(value: object, field: str, low: int, high: int, error: type[BadRequest]) -> None:
     if type(value) is not int or not low <= value <= high:
         raise error(f"{field} must be a whole number from {low} to {high}")
-    return value
 
 
 # --- slots and shows --------------------------------------------------------------------------
@@ -290,9 +312,9 @@ class DropPlan:
 
     budget_minor: int
     envelopes: int
-    min_minor: int
-    countdown_ms: int
-    duration_ms: int
+    min_minor: int = 1
+    countdown_ms: int = 5_000
+    duration_ms: int = 30_000
 
     def as_wire(self) -> dict[str, int]:
         return {
@@ -306,12 +328,15 @@ class DropPlan:
 
 @dataclass(frozen=True, slots=True)
 class BookingRequest:
+    """A sponsor's request to reveal its product in a slot of a show (checked by
+    `check_request`; the slot and the budget against other bookings by `check_conflicts`)."""
+
     show_id: str
     product_id: str
     slot: Slot
     sale_duration_ms: int
-    flash_price_minor: int | None
-    drop: DropPlan | None
+    flash_price_minor: int | None = None
+    drop: DropPlan | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,45 +406,37 @@ class Booking:
         )
 
 
-def parse_booking_request(raw: Mapping[str, Any]) -> BookingRequest:
-    known = {"show_id", "product_id", "slot", "sale_duration_ms", "flash_price_minor", "drop"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise BadBooking(f"unknown booking fields: {', '.join(unknown)}")
-    for field in ("show_id", "product_id"):
-        if not is_valid_id(raw.get(field)):
-            raise BadBooking(f"{field} must be an id")
-    flash = raw.get("flash_price_minor")
-    if flash is not None and (type(flash) is not int or not 1 <= flash <= MAX_PRICE_MINOR):
-        raise BadBooking(f"flash_price_minor must be a whole number from 1 to {MAX_PRICE_MINOR}")
-    return BookingRequest(
-        show_id=str(raw["show_id"]),
-        product_id=str(raw["product_id"]),
-        slot=parse_slot(raw.get("slot")),
-        sale_duration_ms=_int(raw, "sale_duration_ms", MIN_SALE_MS, MAX_SALE_MS, BadBooking),
-        flash_price_minor=flash,
-        drop=None if raw.get("drop") is None else parse_drop(raw["drop"]),
-    )
+def check_request(request: BookingRequest) -> None:
+    """Refuse with `bad_booking` a request that breaks a bound, whatever the show and product."""
+    for name in ("show_id", "product_id"):
+        if not is_valid_id(getattr(request, name)):
+            raise BadBooking(f"{name} must be an id")
+    check_slot(request.slot)
+    _bounded(request.sale_duration_ms, "sale_duration_ms", MIN_SALE_MS, MAX_SALE_MS, BadBooking)
+    if request.flash_price_minor is not None:
+        _bounded(request.flash_price_minor, "flash_price_minor", 1, MAX_PRICE_MINOR, BadBooking)
+    if request.drop is not None:
+        check_drop(request.drop)
 
 
-def parse_drop(raw: Any) -> DropPlan:
-    if not isinstance(raw, Mapping):
-        raise BadBooking("drop must be an object {budget_minor, envelopes, ...}")
-    unknown = sorted(
-        set(raw) - {"budget_minor", "envelopes", "min_minor", "countdown_ms", "duration_ms"}
-    )
-    if unknown:
-        raise BadBooking(f"unknown drop fields: {', '.join(unknown)}")
-    plan = DropPlan(
-        budget_minor=_int(raw, "budget_minor", 1, MAX_PRICE_MINOR, BadBooking),
-        envelopes=_int(raw, "envelopes", 1, 100_000, BadBooking),
-        min_minor=_int(raw, "min_minor", 1, 10**9, BadBooking, default=1),
-        countdown_ms=_int(raw, "countdown_ms", 0, MAX_DROP_WINDOW_MS, BadBooking, default=5_000),
-        duration_ms=_int(raw, "duration_ms", 1_000, MAX_DROP_WINDOW_MS, BadBooking, default=30_000),
-    )
+def check_slot(slot: Slot) -> None:
+    if (slot.after_cue is None) == (slot.at is None):
+        raise BadBooking('slot must be {"after_cue": CUE_ID} or {"at": "HH:MM"}')
+    if slot.after_cue is not None and not is_valid_id(slot.after_cue):
+        raise BadBooking("slot.after_cue must be a cue id")
+    if slot.at is not None and not (isinstance(slot.at, str) and TIME_OF_DAY.fullmatch(slot.at)):
+        raise BadBooking('slot must be {"after_cue": CUE_ID} or {"at": "HH:MM"} (24-hour clock)')
+
+
+def check_drop(plan: DropPlan) -> None:
+    _bounded(plan.budget_minor, "drop.budget_minor", 1, MAX_PRICE_MINOR, BadBooking)
+    _bounded(plan.envelopes, "drop.envelopes", 1, MAX_ENVELOPES, BadBooking)
+    _bounded(plan.min_minor, "drop.min_minor", 1, MAX_MIN_MINOR, BadBooking)
+    _bounded(plan.countdown_ms, "drop.countdown_ms", 0, MAX_DROP_WINDOW_MS, BadBooking)
+    window = (MIN_DROP_DURATION_MS, MAX_DROP_WINDOW_MS)
+    _bounded(plan.duration_ms, "drop.duration_ms", *window, BadBooking)
     if plan.envelopes * plan.min_minor > plan.budget_minor:
         raise BadBooking("drop.budget_minor cannot give every envelope min_minor")
-    return plan
 
 
 def book(
@@ -432,6 +449,7 @@ def book(
 ) -> Booking:
     """A new pending booking, or the refusal that depends on the request alone. The slot and the
     budget are checked against the other bookings by `check_conflicts`."""
+    check_request(request)
     if product is None or product.sponsor_id != sponsor_id:
         raise UnknownProduct(f"you have no product {request.product_id!r}")
     if request.show_id != show.show_id:
@@ -489,7 +507,7 @@ def approve(booking: Booking, actor: str, now_ms: int) -> Booking:
     return replace(booking, state=APPROVED, decided_by=actor, decided_at_ms=now_ms)
 
 
-def reject(booking: Booking, actor: str, reason: Any, now_ms: int) -> Booking:
+def reject(booking: Booking, actor: str, reason: str, now_ms: int) -> Booking:
     if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
         raise BadBooking(f"a rejection needs a reason of 1 to {MAX_REASON} characters")
     _pending(booking)

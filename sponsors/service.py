@@ -3,14 +3,14 @@ of a show's bookings. Load, decide (the pure rules of `model.py`), save.
 
 Every sponsor-facing method takes the caller's sponsor id (from its token, never from the
 request) and only ever reads that sponsor's products and bookings: another sponsor's ids answer
-exactly like ids that do not exist (`unknown_product`, `unknown_booking`).
+exactly like ids that do not exist (`unknown_product`, `unknown_booking`). What a sponsor asks
+for comes as the model's typed commands (`NewProduct`, `ProductEdit`, `BookingRequest`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from gala.kernel.clock import Clock
 from gala.kernel.errors import GalaError, StoreConflict
@@ -18,7 +18,16 @@ from gala.kernel.ids import is_valid_id, new_id
 from gala.kernel.ledger import account
 
 from . import model
-from .model import Booking, Product, ShowFacts, UnknownBooking, UnknownProduct
+from .model import (
+    Booking,
+    BookingRequest,
+    NewProduct,
+    Product,
+    ProductEdit,
+    ShowFacts,
+    UnknownBooking,
+    UnknownProduct,
+)
 from .ports import BookingStore, BudgetLedger, ProductStore
 
 MAX_ATTEMPTS = 20
@@ -68,16 +77,14 @@ class SponsorService:
 
     # --- products ---
 
-    async def create_product(self, sponsor_id: str, raw: Mapping[str, Any]) -> Product:
-        product = model.new_product(sponsor_id, raw)
+    async def create_product(self, sponsor_id: str, command: NewProduct) -> Product:
+        product = model.new_product(sponsor_id, command)
         await self._products.create_product(product)
         return product
 
-    async def edit_product(
-        self, sponsor_id: str, product_id: str, changes: Mapping[str, Any]
-    ) -> Product:
+    async def edit_product(self, sponsor_id: str, product_id: str, edit: ProductEdit) -> Product:
         before = await self.product(sponsor_id, product_id)
-        product = model.edit_product(before, changes)
+        product = model.edit_product(before, edit)
         committed = (
             None if self._live_units is None else await self._live_units(sponsor_id, product_id)
         )
@@ -105,8 +112,8 @@ class SponsorService:
 
     # --- bookings ---
 
-    async def book(self, sponsor_id: str, raw: Mapping[str, Any]) -> Booking:
-        request = model.parse_booking_request(raw)
+    async def book(self, sponsor_id: str, request: BookingRequest) -> Booking:
+        model.check_request(request)  # before any look-up: a malformed request is `bad_booking`
         show = self._show_facts(sponsor_id, request.show_id)
         product = await self._products.product(sponsor_id, request.product_id)
         booking = model.book(request, new_id("bk"), sponsor_id, product, show, self._clock.now_ms())
@@ -147,7 +154,7 @@ class SponsorService:
             lambda b: model.approve(b, actor, self._clock.now_ms()),
         )
 
-    async def reject(self, show_id: str, booking_id: str, actor: str, reason: Any) -> Booking:
+    async def reject(self, show_id: str, booking_id: str, actor: str, reason: str) -> Booking:
         return await self._change(
             lambda: self._show_booking(show_id, booking_id),
             lambda b: model.reject(b, actor, reason, self._clock.now_ms()),
@@ -159,7 +166,9 @@ class SponsorService:
             raise UnknownBooking(f"the show has no booking {booking_id!r}")
         return booking
 
-    async def _change(self, load: Any, decide: Callable[[Booking], Booking]) -> Booking:
+    async def _change(
+        self, load: Callable[[], Awaitable[Booking]], decide: Callable[[Booking], Booking]
+    ) -> Booking:
         for _attempt in range(MAX_ATTEMPTS):
             old = await load()
             new = decide(old)

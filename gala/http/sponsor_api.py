@@ -7,6 +7,10 @@ sponsor can only ever reach its own products, bookings and budget; another spons
 like ids that do not exist. A sponsor sees a show only if the show file lists it in [sponsors],
 and sees of its run of show only the cue ids and numbers (labels may name other sponsors'
 embargoed products).
+
+Bodies are parsed into the pydantic models of `bodies.py`, then turned into the sponsors
+feature's typed commands (`NewProduct`, `ProductEdit`, `BookingRequest`) here, so the service
+never reads a mapping.
 """
 
 from __future__ import annotations
@@ -15,13 +19,74 @@ from aiohttp import web
 
 from gala.auth.tokens import SPONSOR
 from gala.errors_map import ok
-from gala.http.bodies import BookingInput, ProductChanges, ProductInput, given, parse_body
+from gala.http.bodies import AfterCue, BookingInput, ProductChanges, ProductInput, parse_body
 from gala.http.responses import caller_of, csv_response, json_response, services
 from gala.results.report import for_sponsor, results_as_csv
 from gala.runofshow.sponsor_view import sponsor_show_view, visible_show
+from sponsors.model import (
+    BadProduct,
+    BookingRequest,
+    DropPlan,
+    NewProduct,
+    ProductEdit,
+    Slot,
+)
 from sponsors.service import SponsorService
 
 SPONSOR_API = "/api/sponsor"
+
+
+def new_product_of(body: ProductInput) -> NewProduct:
+    return NewProduct(
+        product_id=body.id,
+        name=body.name,
+        price_minor=body.price_minor,
+        stock=body.stock,
+        description=body.description,
+        image_url=body.image_url,
+        per_viewer_limit=body.per_viewer_limit,
+    )
+
+
+def product_edit_of(body: ProductChanges) -> ProductEdit:
+    """Left out keeps a field; `null` is no value a product has, so it is refused."""
+    for name in sorted(body.model_fields_set):
+        if getattr(body, name) is None:
+            raise BadProduct(f"{name}: leave it out to keep it; null is not a value")
+    return ProductEdit(
+        product_id=body.id,
+        name=body.name,
+        description=body.description,
+        image_url=body.image_url,
+        price_minor=body.price_minor,
+        stock=body.stock,
+        per_viewer_limit=body.per_viewer_limit,
+    )
+
+
+def booking_request_of(body: BookingInput) -> BookingRequest:
+    slot = (
+        Slot(after_cue=body.slot.after_cue)
+        if isinstance(body.slot, AfterCue)
+        else Slot(at=body.slot.at)
+    )
+    drop = body.drop
+    return BookingRequest(
+        show_id=body.show_id,
+        product_id=body.product_id,
+        slot=slot,
+        sale_duration_ms=body.sale_duration_ms,
+        flash_price_minor=body.flash_price_minor,
+        drop=None
+        if drop is None
+        else DropPlan(
+            budget_minor=drop.budget_minor,
+            envelopes=drop.envelopes,
+            min_minor=drop.min_minor,
+            countdown_ms=drop.countdown_ms,
+            duration_ms=drop.duration_ms,
+        ),
+    )
 
 
 def _sponsor(request: web.Request) -> tuple[str, SponsorService]:
@@ -47,7 +112,7 @@ async def list_products(request: web.Request) -> web.Response:
 async def create_product(request: web.Request) -> web.Response:
     sponsor_id, sponsors = _sponsor(request)
     body = await parse_body(request, ProductInput)
-    product = await sponsors.create_product(sponsor_id, given(body))
+    product = await sponsors.create_product(sponsor_id, new_product_of(body))
     return json_response(ok(product.as_wire()), status=201)
 
 
@@ -59,8 +124,8 @@ async def get_product(request: web.Request) -> web.Response:
 
 async def edit_product(request: web.Request) -> web.Response:
     sponsor_id, sponsors = _sponsor(request)
-    changes = given(await parse_body(request, ProductChanges))
-    product = await sponsors.edit_product(sponsor_id, request.match_info["product_id"], changes)
+    edit = product_edit_of(await parse_body(request, ProductChanges))
+    product = await sponsors.edit_product(sponsor_id, request.match_info["product_id"], edit)
     return json_response(ok(product.as_wire()))
 
 
@@ -72,7 +137,7 @@ async def list_bookings(request: web.Request) -> web.Response:
 async def create_booking(request: web.Request) -> web.Response:
     sponsor_id, sponsors = _sponsor(request)
     body = await parse_body(request, BookingInput)
-    booking = await sponsors.book(sponsor_id, given(body))
+    booking = await sponsors.book(sponsor_id, booking_request_of(body))
     return json_response(ok(booking.as_wire()), status=201)
 
 

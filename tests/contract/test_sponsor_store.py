@@ -5,19 +5,27 @@ and state changes that release what a booking held exactly once."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import replace
 
 import pytest
 
 from gala.kernel.clock import ManualClock
 from gala.kernel.ledger import Transfer, account
 from gala.stores.factory import StoreBundle
-from sponsors.model import ShowFacts, UnknownShow
+from sponsors.model import (
+    BookingRequest,
+    DropPlan,
+    NewProduct,
+    ProductEdit,
+    ShowFacts,
+    Slot,
+    UnknownShow,
+)
 from sponsors.service import SponsorService, budget_account
 from tests.support import code_of
 
 SHOW = ShowFacts("gala", ("en",), frozenset({f"c{i:02d}" for i in range(1, 31)}))
-X5 = {"id": "x5", "name": {"en": "Aurora X5"}, "price_minor": 1000, "stock": 5}
+X5 = NewProduct("x5", {"en": "Aurora X5"}, price_minor=1000, stock=5)
 
 
 def facts(sponsor_id: str, show_id: str) -> ShowFacts:
@@ -43,14 +51,8 @@ async def deposit(store: StoreBundle, sponsor_id: str, amount: int) -> None:
     )
 
 
-def reveal(cue: str = "c01", **more: Any) -> dict[str, Any]:
-    return {
-        "show_id": "gala",
-        "product_id": "x5",
-        "slot": {"after_cue": cue},
-        "sale_duration_ms": 60_000,
-        **more,
-    }
+def reveal(cue: str = "c01", drop: DropPlan | None = None) -> BookingRequest:
+    return BookingRequest("gala", "x5", Slot(after_cue=cue), sale_duration_ms=60_000, drop=drop)
 
 
 async def test_products_belong_to_their_sponsor_only(sponsors: SponsorService) -> None:
@@ -58,13 +60,16 @@ async def test_products_belong_to_their_sponsor_only(sponsors: SponsorService) -
     assert await sponsors.product("aurora", "x5") == made
     assert await code_of(sponsors.create_product("aurora", X5)) == "product_exists"
     await sponsors.create_product("borealis", X5)  # the same id for another sponsor is its own
-    edited = await sponsors.edit_product("aurora", "x5", {"stock": 9})
+    edited = await sponsors.edit_product("aurora", "x5", ProductEdit(stock=9))
     assert (await sponsors.product("aurora", "x5")).stock == edited.stock == 9
     assert (await sponsors.product("borealis", "x5")).stock == 5
     assert [p.product_id for p in await sponsors.products("aurora")] == ["x5"]
     assert await sponsors.products("nobody") == []
     assert await code_of(sponsors.product("nobody", "x5")) == "unknown_product"
-    assert await code_of(sponsors.edit_product("nobody", "x5", {"stock": 1})) == "unknown_product"
+    assert (
+        await code_of(sponsors.edit_product("nobody", "x5", ProductEdit(stock=1)))
+        == "unknown_product"
+    )
 
 
 async def test_concurrent_bookings_of_one_slot_give_it_to_exactly_one(
@@ -84,7 +89,7 @@ async def test_concurrent_drops_never_reserve_more_than_the_budget(
 ) -> None:
     await sponsors.create_product("aurora", X5)
     await deposit(store, "aurora", 1000)
-    drop = {"budget_minor": 300, "envelopes": 3}
+    drop = DropPlan(budget_minor=300, envelopes=3)
     calls = [sponsors.book("aurora", reveal(f"c{i + 1:02d}", drop=drop)) for i in range(10)]
     codes = await asyncio.gather(*(code_of(c) for c in calls))
     assert codes.count("ok") == 3 and codes.count("insufficient_budget") == 7
@@ -101,7 +106,7 @@ async def test_withdrawing_or_rejecting_releases_the_slot_and_the_budget_once(
 ) -> None:
     await sponsors.create_product("aurora", X5)
     await deposit(store, "aurora", 500)
-    drop = {"budget_minor": 500, "envelopes": 5}
+    drop = DropPlan(budget_minor=500, envelopes=5)
     first = await sponsors.book("aurora", reveal(drop=drop))
     assert await code_of(sponsors.book("aurora", reveal("c02", drop=drop))) == (
         "insufficient_budget"
@@ -159,6 +164,6 @@ async def test_another_sponsors_booking_answers_like_one_that_does_not_exist(
         "unknown_booking"
     )
     assert await code_of(sponsors.book("borealis", reveal())) == "unknown_product"
-    assert await code_of(sponsors.book("aurora", {**reveal(), "show_id": "nope"})) == (
+    assert await code_of(sponsors.book("aurora", replace(reveal(), show_id="nope"))) == (
         "unknown_show"
     )

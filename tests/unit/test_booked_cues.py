@@ -81,13 +81,13 @@ def test_a_product_key_is_unique_per_sponsor_and_always_a_valid_id() -> None:
 
 
 def test_a_live_reveals_product_keeps_its_price_and_its_stock_covers_what_is_sold() -> None:
-    from sponsors.model import ProductLocked, check_live_edit, edit_product
+    from sponsors.model import ProductEdit, ProductLocked, check_live_edit, edit_product
 
-    check_live_edit(PHONE, edit_product(PHONE, {"stock": 7, "name": {"en": "X5 Pro"}}), 7)
+    check_live_edit(PHONE, edit_product(PHONE, ProductEdit(stock=7, name={"en": "X5 Pro"})), 7)
     with pytest.raises(ProductLocked):
-        check_live_edit(PHONE, edit_product(PHONE, {"price_minor": 9_999}), 0)
+        check_live_edit(PHONE, edit_product(PHONE, ProductEdit(price_minor=9_999)), 0)
     with pytest.raises(ProductLocked):
-        check_live_edit(PHONE, edit_product(PHONE, {"stock": 6}), 7)
+        check_live_edit(PHONE, edit_product(PHONE, ProductEdit(stock=6)), 7)
 
 
 def test_the_next_time_of_day_is_today_or_tomorrow_in_the_shows_time_zone() -> None:
