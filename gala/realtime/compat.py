@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import engineio
@@ -216,7 +216,20 @@ class EngineSocket:
         self.upgraded = False
         self.closing = False
         self.closed = False
-        self.session: dict[str, Any] = {}
+
+    # python-socketio keeps its user sessions here (`AsyncServer.session`); gala has none, so
+    # the dict is made when first asked for, not an empty one per connection (64 bytes)
+    _session: dict[str, Any] | None = None
+
+    @property
+    def session(self) -> dict[str, Any]:
+        if self._session is None:
+            self._session = {}
+        return self._session
+
+    @session.setter
+    def session(self, session: dict[str, Any]) -> None:
+        self._session = session
 
     def open(self) -> None:
         """The websocket is up: engine.io refuses any HTTP request for this session from now."""
@@ -234,10 +247,12 @@ class EngineSocket:
 class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
     """python-engineio's server whose sessions are made by `open_session`."""
 
-    async def _handle_connect(
+    def _handle_connect(
         self, environ: dict[str, Any], transport: str, jsonp_index: int | None = None
-    ) -> Any:
-        return await self.open_session(environ, transport)
+    ) -> Awaitable[web.StreamResponse]:
+        # not a coroutine of its own: `handle_request` awaits the session's, so a session holds
+        # no extra frame (about 250 bytes each, tracemalloc)
+        return self.open_session(environ, transport)
 
     async def open_session(self, environ: dict[str, Any], transport: str) -> web.StreamResponse:
         """Answer a request that opens a session; every other request is engine.io's."""

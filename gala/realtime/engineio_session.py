@@ -252,6 +252,9 @@ class LeanEngineServer(compat.EngineServer):
             )
         ws = web.WebSocketResponse(max_msg_size=self.max_message_bytes, compress=False)
         await ws.prepare(request)
+        # engine.io's `handle_request` holds its environ, a copy of every header, until the
+        # session ends, and reads nothing of it again
+        environ.clear()
         connection = request.transport
         assert connection is not None, "prepared, so connected"
         try:
