@@ -33,6 +33,7 @@ from .ports import LedgerStore, SaleCounts, SaleStore
 from .show_sales import AnnouncedSale
 
 WALLET, PROVIDER = "wallet", "provider"
+REFUNDED = "refunded"
 # An idempotency key made by the page for each tap; the edge refuses another with `bad_key`.
 KEY_REGEX = r"^[A-Za-z0-9_-]{8,64}$"
 DEMO_GRANT = account("external", "demo-grant")
@@ -42,6 +43,29 @@ DEMO_GRANT = account("external", "demo-grant")
 class Purchase:
     order: rules.Order
     balance_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseSweep:
+    """What one sweep of a show's sales finished or undid."""
+
+    transfers_finished: int = 0  # ledger transfers a crash interrupted
+    holds_released: int = 0  # orders whose hold expired unpaid
+    orders_completed: int = 0  # held orders already charged, marked paid
+    orders_refunded: int = 0  # released orders that had been charged
+
+    @property
+    def settled(self) -> int:
+        """Orders completed or refunded."""
+        return self.orders_completed + self.orders_refunded
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "transfers_finished": self.transfers_finished,
+            "holds_released": self.holds_released,
+            "orders_completed": self.orders_completed,
+            "orders_refunded": self.orders_refunded,
+        }
 
 
 def order_id_for(sale_id: str, viewer_id: str, key: str, method: str = WALLET) -> str:
@@ -204,32 +228,39 @@ class PurchaseService:
                 )
             )
 
-    async def sweep(self, sale_ids: list[str], reconcile: bool = False) -> int:
-        """Finish what a crash left half done, idempotently; returns how many orders it settled.
+    async def sweep(self, sale_ids: list[str], reconcile: bool = False) -> PurchaseSweep:
+        """Finish what a crash left half done, idempotently; returns what it finished.
 
         Always: finish interrupted transfers, release expired holds, refund a released order
         that was charged. With `reconcile` (at start and once a minute), every order is checked:
         a held order that was already charged is completed (marked paid), a released one that
         was charged is refunded."""
-        await self._ledger.finish_pending()
-        settled = 0
+        finished = await self._ledger.finish_pending()
+        released_total = completed = refunded = 0
         for sale_id in sale_ids:
             released = await self._sales.expire(sale_id, self._clock.now_ms())
             if released:
                 self._sold_out.discard(sale_id)
+                released_total += len(released)
             orders = await self._sales.orders(sale_id) if reconcile else released
             for order in orders:
-                settled += await self._settle(sale_id, order)
-        return settled
+                outcome = await self._settle(sale_id, order)
+                if outcome == rules.PAID:
+                    completed += 1
+                elif outcome == REFUNDED:
+                    refunded += 1
+        return PurchaseSweep(finished, released_total, completed, refunded)
 
-    async def _settle(self, sale_id: str, order: rules.Order) -> int:
+    async def _settle(self, sale_id: str, order: rules.Order) -> str | None:
+        """`PAID` when a charged held order is marked paid, `REFUNDED` when a charged order
+        that can no longer be paid is refunded, else None (nothing to do)."""
         paid = await self._ledger.transfer(transfer_id("order", order.id, "pay"))
         if paid is None or order.state == rules.PAID:
-            return 0
+            return None
         if order.state == rules.HELD:
             try:
                 await self._sales.pay(sale_id, order.id)
-                return 1
+                return rules.PAID
             except rules.HoldExpired:
                 pass
         refund = Transfer(
@@ -240,9 +271,9 @@ class PurchaseService:
             "refund",
         )
         if await self._ledger.transfer(refund.id) is not None:
-            return 0
+            return None
         await self._ledger.post(refund)
-        return 1
+        return REFUNDED
 
 
 def order_wire(order: rules.Order) -> dict[str, Any]:

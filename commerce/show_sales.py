@@ -12,7 +12,7 @@ the sweeper and the figures take that record, never the event's JSON.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -112,11 +112,8 @@ def events_for(show_id: str, action: SaleAction, program_time_ms: int) -> list[N
 
 
 @dataclass(frozen=True, slots=True)
-class AnnouncedSale(Mapping[str, Any]):
-    """A sale as the show log announced it (`sale.opened`), with its status on the log.
-
-    It also reads as the event's data (`sale["sale_id"]`), for the callers that still index it.
-    """
+class AnnouncedSale:
+    """A sale as the show log announced it (`sale.opened`), with its status on the log."""
 
     sale_id: str
     product_id: str
@@ -146,17 +143,6 @@ class AnnouncedSale(Mapping[str, Any]):
 
     def as_wire(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _SALE_FIELDS}
-
-    def __getitem__(self, name: str) -> Any:
-        if name not in _SALE_FIELDS:
-            raise KeyError(name)
-        return getattr(self, name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_SALE_FIELDS)
-
-    def __len__(self) -> int:
-        return len(_SALE_FIELDS)
 
 
 _SALE_FIELDS = tuple(f.name for f in fields(AnnouncedSale))

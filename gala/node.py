@@ -26,6 +26,7 @@ from gala.auth.tokens import Identity, TokenSigner
 from gala.http.services import Readiness, StoreCheck
 from gala.kernel.clock import Clock
 from gala.metrics import Metrics
+from gala.realtime.answers import Answers
 from gala.realtime.booking_handlers import BookingHandlers
 from gala.realtime.console_drops import ConsoleDrops
 from gala.realtime.console_handlers import ConsoleHandlers
@@ -157,6 +158,7 @@ class Node:
         if settings.demo_budget_minor:
             await node.fund_demo_budgets()
         run_of_show = RunOfShow(shows, sponsors, store.run_of_show, stage)
+        answers = Answers(metrics, node.runtimes)
         for show in shows.all():
             runtime = ShowRuntime(
                 show.id,
@@ -174,12 +176,23 @@ class Node:
                 payments=payments,
                 results=results,
                 run_of_show=run_of_show,
+                metrics=metrics,
+                taps=answers.taps_of,
             )
             node.runtimes[show.id] = runtime
             runtime.start()
         limiter = TapLimiter(clock, settings.grab_taps_per_s, settings.grab_tap_burst)
         ViewerHandlers(
-            realtime, shows, node.runtime, clock, purchases, payments, drops, limiter, results
+            realtime,
+            shows,
+            node.runtime,
+            clock,
+            purchases,
+            payments,
+            drops,
+            limiter,
+            results,
+            answers,
         ).register()
         ConsoleHandlers(
             realtime,
@@ -188,8 +201,11 @@ class Node:
             stage,
             ConsoleDrops(shows, node.runtime, stage, drops, clock),
             clock,
+            answers,
         ).register()
-        BookingHandlers(realtime, shows, stage, sponsors, node.refresh_run_of_show).register()
+        BookingHandlers(
+            realtime, shows, stage, sponsors, node.refresh_run_of_show, answers
+        ).register()
         log.info(
             "node %s serving %d show(s) on the %s store", node_id, len(node.runtimes), store.kind
         )
@@ -230,7 +246,7 @@ class Node:
             sale = channel.snapshot.sales.sales.get(key) if channel.ready.is_set() else None
             if sale is not None:
                 await self.purchases.sync_sale(sale)
-                counts = await self.purchases.counts(sale["sale_id"])
+                counts = await self.purchases.counts(sale.sale_id)
                 committed += counts.sold + counts.held
         return committed
 

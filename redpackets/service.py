@@ -73,6 +73,36 @@ def refund_transfer(terms: DropTerms, leftover_minor: int) -> Transfer:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DropSweep:
+    """What one sweep of a show's drops finished or undid."""
+
+    drops_launched: int = 0  # drops a crash left pending, launched now
+    drops_cancelled: int = 0  # pending drops their funder could not cover
+    claims_credited: int = 0  # grabs a crash left uncredited, credited now
+    drops_closed: int = 0  # drops closed now (window over, empty or cancelled)
+    leftovers_refunded: int = 0  # closed drops' unclaimed money refunded to the funder
+
+    @property
+    def done(self) -> int:
+        """Credits and refunds: the money steps completed."""
+        return self.claims_credited + self.leftovers_refunded
+
+    def __add__(self, other: DropSweep) -> DropSweep:
+        return DropSweep(
+            *(a + b for a, b in zip(self.counts().values(), other.counts().values(), strict=True))
+        )
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "drops_launched": self.drops_launched,
+            "drops_cancelled": self.drops_cancelled,
+            "claims_credited": self.claims_credited,
+            "drops_closed": self.drops_closed,
+            "leftovers_refunded": self.leftovers_refunded,
+        }
+
+
 class DropService:
     def __init__(
         self, drops: DropStore, ledger: DropLedger, clock: Clock, rng: RandomSource
@@ -142,41 +172,49 @@ class DropService:
     async def counts(self, drop_id: str) -> DropCounts:
         return await self._drops.counts(drop_id)
 
-    async def sweep(self, show_id: str) -> int:
+    async def sweep(self, show_id: str) -> DropSweep:
         """Finish every drop of the show, idempotently: launch a drop a crash left pending,
-        credit uncredited claims, close due drops and refund their leftover once. Returns how
-        many steps it completed (credits and refunds)."""
-        done = 0
+        credit uncredited claims, close due drops and refund their leftover once. Returns what
+        it finished."""
+        done = DropSweep()
         for drop_id in await self._drops.drop_ids(show_id):
             if drop_id not in self._settled:
                 # UnknownDrop: indexed by a create that crashed before it ran.
                 with contextlib.suppress(model.UnknownDrop):
-                    done += await self._sweep_drop(drop_id)
+                    done = done + await self._sweep_drop(drop_id)
         return done
 
-    async def _sweep_drop(self, drop_id: str) -> int:
+    async def _sweep_drop(self, drop_id: str) -> DropSweep:
         terms = await self._drops.terms(drop_id)
-        done = 0
-        if (await self._drops.counts(drop_id)).status == model.PENDING:
+        launched = cancelled = credited = closed = refunded = 0
+        status = (await self._drops.counts(drop_id)).status
+        if status == model.PENDING:
             try:
                 await self.launch(terms)
+                launched = 1
             except DropUnfunded:
-                log.warning("drop %s cancelled: %s cannot cover it", drop_id, terms.funder)
+                log.warning(
+                    "drop %s cancelled: %s cannot cover it",
+                    drop_id,
+                    terms.funder,
+                    extra={"drop_id": drop_id, "show_id": terms.show_id},
+                )
+                cancelled = 1
         for claim in await self._drops.uncredited(drop_id):
             await self._credit(claim)
-            done += 1
+            credited += 1
         counts = await self._drops.close(drop_id, self._clock.now_ms())
-        if counts.status != model.CLOSED:
-            return done
-        funded = await self._ledger.transfer(fund_transfer(terms).id) is not None
-        leftover = counts.budget_minor - counts.claimed_minor
-        refund = refund_transfer(terms, leftover) if funded and leftover > 0 else None
-        if refund is not None and await self._ledger.transfer(refund.id) is None:
-            await self._ledger.post(refund)
-            done += 1
-        if funded and not await self._drops.uncredited(drop_id):
-            self._settled.add(drop_id)
-        return done
+        if counts.status == model.CLOSED:
+            closed = int(status != model.CLOSED)
+            funded = await self._ledger.transfer(fund_transfer(terms).id) is not None
+            leftover = counts.budget_minor - counts.claimed_minor
+            refund = refund_transfer(terms, leftover) if funded and leftover > 0 else None
+            if refund is not None and await self._ledger.transfer(refund.id) is None:
+                await self._ledger.post(refund)
+                refunded = 1
+            if funded and not await self._drops.uncredited(drop_id):
+                self._settled.add(drop_id)
+        return DropSweep(launched, cancelled, credited, closed, refunded)
 
     async def deposit(self, funder: str, amount_minor: int, reference: str) -> None:
         """Money paid in by a sponsor (or the show) to fund drops; idempotent by reference."""

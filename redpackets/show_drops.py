@@ -125,32 +125,73 @@ def events_for(
     return [NewEvent(DROP_ANNOUNCED, launched_at_ms, data)]
 
 
-def terms_of(show_id: str, drop: Mapping[str, Any]) -> DropTerms:
-    """The store terms of a drop as published in `drop.announced`."""
-    return DropTerms(
-        drop["drop_id"],
+@dataclass(frozen=True, slots=True)
+class AnnouncedDrop:
+    """A drop as the show log announced it (`drop.announced`): its name and funder as the show
+    wrote them, and its store terms, built once when the event is folded (a grab reads them,
+    never the event's JSON)."""
+
+    name: str
+    funder: str
+    terms: DropTerms
+
+    @property
+    def drop_id(self) -> str:
+        return self.terms.drop_id
+
+    def as_wire(self) -> dict[str, Any]:
+        """The `drop.announced` data."""
+        terms = self.terms
+        return {
+            "drop_id": terms.drop_id,
+            "name": self.name,
+            "funder": self.funder,
+            "funder_account": terms.funder,
+            "budget_minor": terms.budget_minor,
+            "envelopes": terms.count,
+            "min_minor": terms.min_minor,
+            "currency": terms.currency,
+            "opens_at_ms": terms.opens_at_ms,
+            "closes_at_ms": terms.closes_at_ms,
+        }
+
+
+def announced_drop(show_id: str, data: Mapping[str, Any]) -> AnnouncedDrop:
+    """The typed record of a `drop.announced` event's data (written by `events_for`)."""
+    terms = DropTerms(
+        str(data["drop_id"]),
         show_id,
-        drop["funder_account"],
-        drop["budget_minor"],
-        drop["envelopes"],
-        drop["min_minor"],
-        drop["currency"],
-        drop["opens_at_ms"],
-        drop["closes_at_ms"],
+        str(data["funder_account"]),
+        int(data["budget_minor"]),
+        int(data["envelopes"]),
+        int(data["min_minor"]),
+        str(data["currency"]),
+        int(data["opens_at_ms"]),
+        int(data["closes_at_ms"]),
     )
+    return AnnouncedDrop(str(data["name"]), str(data["funder"]), terms)
 
 
 @dataclass(frozen=True, slots=True)
 class DropBoard:
-    """The part of the viewer's snapshot drops own: every drop announced, by id."""
+    """The part of the viewer's snapshot drops own: every drop announced in the show, by id.
+    The show's id is part of each drop's store terms."""
 
-    drops: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    show_id: str = ""
+    drops: Mapping[str, AnnouncedDrop] = field(default_factory=dict)
+
+    @classmethod
+    def from_wire(cls, show_id: str, wire: Mapping[str, Mapping[str, Any]]) -> DropBoard:
+        return cls(show_id, {drop_id: announced_drop(show_id, d) for drop_id, d in wire.items()})
 
     def as_wire(self) -> dict[str, Any]:
-        return {drop_id: dict(drop) for drop_id, drop in self.drops.items()}
+        return {drop_id: drop.as_wire() for drop_id, drop in self.drops.items()}
 
 
 def fold(board: DropBoard, event_type: str, data: Mapping[str, Any]) -> DropBoard:
     if event_type == DROP_ANNOUNCED:
-        return replace(board, drops={**board.drops, data["drop_id"]: dict(data)})
+        if not board.show_id:
+            raise ValueError("drops fold into the board of a named show (empty_snapshot)")
+        drop = announced_drop(board.show_id, data)
+        return replace(board, drops={**board.drops, drop.drop_id: drop})
     return board

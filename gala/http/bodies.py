@@ -16,12 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gala.http.responses import read_json
 from gala.kernel.errors import BadRequest, GalaError, Unauthorized
-from gala.kernel.ids import ID_PATTERN
+from gala.runofshow.fields import Id
 from sponsors import model as rules
 
 Body = TypeVar("Body", bound=BaseModel)
 
-Id = Annotated[str, Field(pattern=ID_PATTERN.pattern, description="an id of [a-z0-9-]")]
 Minor = Annotated[int, Field(description="integer minor units of the show's currency")]
 Texts = Annotated[
     dict[Annotated[str, Field(pattern=rules.LOCALE.pattern)], str],

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from gala.kernel.errors import GalaError
+from gala.realtime.answers import Answers
 from gala.realtime.commands import DecideBooking, RejectBooking, ShowCommand, parse
 from gala.realtime.facade import PRODUCER_NS, Connection, Realtime
 from gala.runofshow.registry import ShowRegistry
@@ -27,18 +28,21 @@ class BookingHandlers:
         stage: StageService,
         sponsors: SponsorService,
         refresh_run_of_show: Callable[[str], Awaitable[None]],
+        answers: Answers,
     ) -> None:
         self._realtime = realtime
         self._shows = shows
         self._stage = stage
         self._sponsors = sponsors
         self._refresh_run_of_show = refresh_run_of_show
+        self._answers = answers
 
     def register(self) -> None:
-        on = self._realtime.handle
-        on(PRODUCER_NS, "bookings:list", self.list_bookings)
-        on(PRODUCER_NS, "booking:approve", self.approve)
-        on(PRODUCER_NS, "booking:reject", self.reject)
+        """Decisions are counted by outcome as console commands (`answers.py`)."""
+        on, answers = self._realtime.handle, self._answers
+        on(PRODUCER_NS, "bookings:list", answers.logged(self.list_bookings))
+        on(PRODUCER_NS, "booking:approve", answers.command("booking:approve", self.approve))
+        on(PRODUCER_NS, "booking:reject", answers.command("booking:reject", self.reject))
 
     async def list_bookings(self, conn: Connection, payload: Any) -> dict[str, Any]:
         show = self._shows.get(parse(ShowCommand, payload).show_id)

@@ -6,7 +6,7 @@ a retried launch finds its drop in); the money moves in `DropService`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from gala.kernel.clock import Clock
@@ -48,7 +48,7 @@ class ConsoleDrops:
 
     async def launch(
         self, show_id: str, actor: str, key: str, launch: show_drops.LaunchDrop
-    ) -> Mapping[str, Any]:
+    ) -> dict[str, Any]:
         """Launch a drop from the console (docs/protocol.md, `drop:launch`): fund it first,
         then announce it on the log; the `drop.announced` data. A retry with the same key
         returns the same drop."""
@@ -59,11 +59,11 @@ class ConsoleDrops:
         drop_id = show_drops.drop_id_for(show.id, "console", key)
         announced = runtime.channel.snapshot.drops.drops.get(drop_id)
         if announced is not None:
-            return announced
+            return announced.as_wire()
         [event] = show_drops.events_for(
             show.id, show.currency, checked, self._clock.now_ms(), drop_id=drop_id
         )
-        await self._drops.launch(show_drops.terms_of(show.id, event.data))
+        await self._drops.launch(show_drops.announced_drop(show.id, event.data).terms)
         [logged] = await self._stage.publish(show.id, actor, "drop", [event], {"drop_id": drop_id})
         # A retry of this key (after a lost ack) must find the drop in the snapshot.
         await runtime.channel.wait_until_folded(logged, LAUNCH_FOLD_WAIT_S)

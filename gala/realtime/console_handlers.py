@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gala.kernel.clock import Clock
+from gala.realtime.answers import Answers
 from gala.realtime.commands import (
     ArmAuto,
     Go,
@@ -40,6 +41,7 @@ class ConsoleHandlers:
         stage: StageService,
         drops: ConsoleDrops,
         clock: Clock,
+        answers: Answers,
     ) -> None:
         self._realtime = realtime
         self._shows = shows
@@ -47,21 +49,28 @@ class ConsoleHandlers:
         self._stage = stage
         self._drops = drops
         self._clock = clock
+        self._answers = answers
 
     def register(self) -> None:
-        on = self._realtime.handle
+        """Commands that change the show are counted by outcome (`answers.py`); every handler
+        but the clock ping runs in its log context."""
+        on, answers = self._realtime.handle, self._answers
         on(PRODUCER_NS, "time", self.time)
-        on(PRODUCER_NS, "console:join", self.console_join)
-        on(PRODUCER_NS, "go", self.go)
-        on(PRODUCER_NS, "standby", self.standby)
-        on(PRODUCER_NS, "back", self.back)
-        on(PRODUCER_NS, "panic", self.panic)
-        on(PRODUCER_NS, "end", self.end)
-        on(PRODUCER_NS, "reset", self.reset)
-        on(PRODUCER_NS, "audit", self.audit)
-        on(PRODUCER_NS, "drop:launch", self.launch_drop)
-        on(PRODUCER_NS, "auto", self.auto)
-        on(PRODUCER_NS, "cue:edit", self.edit_cue)
+        on(PRODUCER_NS, "console:join", answers.logged(self.console_join))
+        on(PRODUCER_NS, "audit", answers.logged(self.audit))
+        commands = {
+            "go": self.go,
+            "standby": self.standby,
+            "back": self.back,
+            "panic": self.panic,
+            "end": self.end,
+            "reset": self.reset,
+            "drop:launch": self.launch_drop,
+            "auto": self.auto,
+            "cue:edit": self.edit_cue,
+        }
+        for command, handler in commands.items():
+            on(PRODUCER_NS, command, answers.command(command, handler))
 
     def _show_id(self, payload: Any) -> str:
         return self._shows.get(parse(ShowCommand, payload).show_id).id
@@ -130,4 +139,4 @@ class ConsoleHandlers:
         drop = await self._drops.launch(
             command.show_id, conn.identity.subject, command.key, command.launch()
         )
-        return {"drop": dict(drop)}
+        return {"drop": drop}

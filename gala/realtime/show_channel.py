@@ -4,7 +4,8 @@ and a ring of recent events in memory, and broadcast each event to the show's vi
 Joins are answered from this memory: a viewer resuming from `(epoch, seq)` inside the ring gets
 exactly the events it missed; otherwise (other epoch, too old) it gets a fresh snapshot. Viewers
 may receive an event twice around a join or a reload and must ignore `seq` they already applied;
-a gap tells them to resume (docs/protocol.md, "Ordering").
+a gap tells them to resume (docs/protocol.md, "Ordering"). Each event broadcast to a room with
+viewers in it is counted by type (`gala_events_fanned_out`); nothing is logged per event.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from prometheus_client import Counter
+
 from gala.kernel.showlog import LoggedEvent
+from gala.metrics import Metrics
 from gala.realtime.facade import VIEWER_NS, Realtime
 from gala.realtime.protocol import ResumePosition
 from gala.results.report import product_reveal
-from gala.runofshow.snapshot import ShowSnapshot, fold_all
+from gala.runofshow.snapshot import ShowSnapshot, empty_snapshot, fold_all
 from gala.stores.ports import ShowLogReader
 
 
@@ -29,7 +33,12 @@ def viewer_room(show_id: str) -> str:
 
 class ShowChannel:
     def __init__(
-        self, show_id: str, reader: ShowLogReader, realtime: Realtime, replay_window: int
+        self,
+        show_id: str,
+        reader: ShowLogReader,
+        realtime: Realtime,
+        replay_window: int,
+        metrics: Metrics,
     ) -> None:
         self.show_id = show_id
         self._reader = reader
@@ -41,6 +50,8 @@ class ShowChannel:
         self.on_tailed: Callable[[list[LoggedEvent]], None] | None = None
         # product id -> the (epoch, seq) of its latest reveal, for the viewers' `displayed`
         self.reveals: dict[str, tuple[str, int]] = {}
+        self._fanned_out = metrics.events_fanned_out
+        self._fanned_out_by_type: dict[str, Counter] = {}
 
     @property
     def snapshot(self) -> ShowSnapshot:
@@ -52,7 +63,7 @@ class ShowChannel:
         when it sees a gap it cannot explain; the reload then re-broadcasts what was missed."""
         batch = await self._reader.read_log(self.show_id)
         previous = self._snapshot
-        self._snapshot = fold_all(batch.epoch, batch.events)
+        self._snapshot = fold_all(self.show_id, batch.epoch, batch.events)
         self._ring.clear()
         self._ring.extend(batch.events)
         self.reveals = {}
@@ -101,7 +112,7 @@ class ShowChannel:
         if event.epoch != snapshot.epoch:
             if event.seq != 1:
                 raise RuntimeError(f"log of {self.show_id} changed epoch mid-way; reloading")
-            snapshot = ShowSnapshot(event.epoch)
+            snapshot = empty_snapshot(self.show_id, event.epoch)
             self.reveals = {}
             self._ring.clear()
         elif event.seq <= snapshot.seq:
@@ -115,10 +126,16 @@ class ShowChannel:
     def _broadcast(self, events: list[LoggedEvent]) -> None:
         """Events that arrived together go out together: one write per viewer for the batch, so
         a node that fell behind catches up with fewer, larger writes."""
-        if events:
-            self._realtime.broadcast_fast(
-                VIEWER_NS, viewer_room(self.show_id), "event", [event.as_wire() for event in events]
-            )
+        room = viewer_room(self.show_id)
+        if not events or not self._realtime.room_size(VIEWER_NS, room):
+            return
+        self._realtime.broadcast_fast(VIEWER_NS, room, "event", [e.as_wire() for e in events])
+        for event in events:
+            counter = self._fanned_out_by_type.get(event.type)
+            if counter is None:
+                counter = self._fanned_out.labels(self.show_id, event.type)
+                self._fanned_out_by_type[event.type] = counter
+            counter.inc()
 
     def catch_up(self, resume: ResumePosition | None) -> dict[str, Any]:
         """What a joining viewer needs: the missed events, or a fresh snapshot."""

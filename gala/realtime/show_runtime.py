@@ -9,7 +9,9 @@
   and provider payments; launch the drops the log announced, credit uncredited claims, close
   due drops and refund their leftover;
 - figures: stock left, sold and GMV, envelopes left, sent to viewers and consoles at a fixed
-  cadence; the results buffered on this node (displays, taps) are written at the same cadence;
+  cadence, and for the consoles the show's orders/s and grabs/s, summed over nodes from the tap
+  totals each node reports with its presence; the results buffered on this node (displays,
+  taps) are written at the same cadence;
 - reveals: when a product card goes up on the log, the viewers online then are recorded.
 """
 
@@ -17,6 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from commerce.figures import ShowFigures, figures_of, just_bought
@@ -24,16 +29,18 @@ from commerce.payments import PaymentService
 from commerce.service import PurchaseService
 from gala.kernel.clock import Clock
 from gala.kernel.showlog import LoggedEvent
+from gala.logs import log_context
+from gala.metrics import Metrics
 from gala.realtime.facade import PRODUCER_NS, VIEWER_NS, Realtime
 from gala.realtime.show_channel import ShowChannel, viewer_room
 from gala.results.report import ResultsRecorder, product_reveal
+from gala.runofshow import cue_edits
 from gala.runofshow.run_of_show import RunOfShow
-from gala.stores.ports import Presence, ShowLogReader
+from gala.stores.ports import Presence, ShowLogReader, TapTotals
 from gala.supervisor import supervise
 from redpackets.figures import DropFigures, still_reported
 from redpackets.model import DropUnfunded
 from redpackets.service import DropService
-from redpackets.show_drops import terms_of as drop_terms_of
 from stage_control.model import TIME_OF_DAY, StageState
 from stage_control.ports import StageStore
 from stage_control.service import StageService
@@ -44,10 +51,41 @@ AUDIT_IN_STATE = 30
 STAGE_WAIT_S = 2.0
 SWEEP_INTERVAL_S = 1.0
 FIGURES_INTERVAL_S = 0.5
+RECONCILE_EVERY_ROUNDS = 60
 
 
 def console_room(show_id: str) -> str:
     return f"console:{show_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class TapRates:
+    orders_per_s: float = 0.0
+    grabs_per_s: float = 0.0
+
+
+class TapSamples:
+    """The show's tap totals summed over nodes, as the figures loop read them, kept over a
+    window: the rate is the change over the window. A node whose report went stale leaves the
+    sum, so a drop is read as no taps, never as a negative rate."""
+
+    def __init__(self, window_ms: int) -> None:
+        self._window_ms = window_ms
+        self._samples: deque[tuple[int, TapTotals]] = deque()
+
+    def add(self, at_ms: int, totals: TapTotals) -> TapRates:
+        samples = self._samples
+        samples.append((at_ms, totals))
+        while len(samples) > 2 and at_ms - samples[1][0] >= self._window_ms:
+            samples.popleft()
+        first_ms, first = samples[0]
+        span_s = (at_ms - first_ms) / 1000
+        if span_s <= 0:
+            return TapRates()
+        return TapRates(
+            round(max(totals.buys - first.buys, 0) / span_s, 1),
+            round(max(totals.grabs - first.grabs, 0) / span_s, 1),
+        )
 
 
 class ShowRuntime:
@@ -69,9 +107,11 @@ class ShowRuntime:
         results: ResultsRecorder,
         payments: PaymentService,
         run_of_show: RunOfShow,
+        metrics: Metrics,
+        taps: Callable[[str], TapTotals],
     ) -> None:
         self.show_id = show_id
-        self.channel = ShowChannel(show_id, reader, realtime, replay_window)
+        self.channel = ShowChannel(show_id, reader, realtime, replay_window, metrics)
         self._node_id = node_id
         self._reader = reader
         self._stage = stage
@@ -88,17 +128,23 @@ class ShowRuntime:
         self._launched: set[str] = set()
         self._payments = payments
         self._tasks: list[asyncio.Task[None]] = []
+        self._taps = taps
+        self._sweeper_runs = metrics.sweeper_runs.labels(show_id)
+        self._sweeper_finished = metrics.sweeper_finished
+        # every node reports its presence once an interval: a rate over two reports is exact
+        self._rate_window_ms = int(max(2.0, 2 * presence_interval_s) * 1000)
 
     def start(self) -> None:
         name = f"show {self.show_id}"
         self.channel.on_tailed = self._record_reveals
-        self._tasks = [
-            asyncio.create_task(supervise(f"{name} fan-out", self.channel.run)),
-            asyncio.create_task(supervise(f"{name} stage watcher", self._watch_stage)),
-            asyncio.create_task(supervise(f"{name} presence", self._report_presence)),
-            asyncio.create_task(supervise(f"{name} sweeper", self._sweep)),
-            asyncio.create_task(supervise(f"{name} figures", self._publish_figures)),
-        ]
+        with log_context(show_id=self.show_id):  # the tasks' log lines carry the show
+            self._tasks = [
+                asyncio.create_task(supervise(f"{name} fan-out", self.channel.run)),
+                asyncio.create_task(supervise(f"{name} stage watcher", self._watch_stage)),
+                asyncio.create_task(supervise(f"{name} presence", self._report_presence)),
+                asyncio.create_task(supervise(f"{name} sweeper", self._sweep)),
+                asyncio.create_task(supervise(f"{name} figures", self._publish_figures)),
+            ]
 
     async def stop(self) -> None:
         """Cancel every task and wait for it. A cancellation can be lost inside redis-py (seen
@@ -113,9 +159,9 @@ class ShowRuntime:
             await asyncio.wait(pending, timeout=0.25)
         log.warning("show %s: background tasks did not stop", self.show_id)
 
-    async def edit_run_of_show(self, actor: str, raw: Any) -> dict[str, Any]:
+    async def edit_run_of_show(self, actor: str, edit: cue_edits.CueEdit) -> dict[str, Any]:
         """A producer's edit of the run of show; the consoles get the new cue list at once."""
-        await self._run_of_show.edit(self.show_id, actor, raw)
+        await self._run_of_show.edit(self.show_id, actor, edit)
         await self.refresh_run_of_show()
         return {"cues": self._run_of_show.cue_list(self.show_id)}
 
@@ -181,7 +227,7 @@ class ShowRuntime:
     def sale_ids(self) -> list[str]:
         if not self.channel.ready.is_set():
             return []
-        return [sale["sale_id"] for sale in self.channel.snapshot.sales.sales.values()]
+        return [sale.sale_id for sale in self.channel.snapshot.sales.sales.values()]
 
     async def _synced_sales(self) -> dict[str, Any]:
         """The snapshot's sales, each made to exist (with the log's status) in the sale store:
@@ -193,19 +239,30 @@ class ShowRuntime:
             await self._purchases.sync_sale(sale)
         return sales
 
-    async def _launch_announced_drops(self) -> None:
+    async def _launch_announced_drops(self) -> dict[str, int]:
         """Launch every drop the log announced (fund its escrow, set it live), once per node:
-        a cue's drop is announced by the commit, and the first node to see it funds it."""
+        a cue's drop is announced by the commit, and the first node to see it funds it. Returns
+        how many this node launched and cancelled."""
+        done = {"drops_launched": 0, "drops_cancelled": 0}
         if not self.channel.ready.is_set():
-            return
+            return done
         for drop_id, drop in list(self.channel.snapshot.drops.drops.items()):
             if drop_id in self._launched:
                 continue
-            try:
-                await self._drops.launch(drop_terms_of(self.show_id, drop))
-            except DropUnfunded as refused:
-                log.warning("show %s: drop %s cancelled: %s", self.show_id, drop_id, refused)
+            with log_context(drop_id=drop_id):
+                try:
+                    await self._drops.launch(drop.terms)
+                    done["drops_launched"] += 1
+                except DropUnfunded as refused:
+                    log.warning("show %s: drop %s cancelled: %s", self.show_id, drop_id, refused)
+                    done["drops_cancelled"] += 1
             self._launched.add(drop_id)
+        return done
+
+    def _count_finished(self, counts: dict[str, int]) -> None:
+        for what, count in counts.items():
+            if count:
+                self._sweeper_finished.labels(what).inc(count)
 
     async def _sweep(self) -> None:
         """Release expired holds and finish interrupted transfers, once a second; once a minute
@@ -214,27 +271,30 @@ class ShowRuntime:
         rounds = 0
         while True:
             sales = await self._synced_sales()
-            sale_ids = [sale["sale_id"] for sale in sales.values()]
-            reconcile = rounds % 60 == 0
-            await self._purchases.sweep(sale_ids, reconcile=reconcile)
+            sale_ids = [sale.sale_id for sale in sales.values()]
+            reconcile = rounds % RECONCILE_EVERY_ROUNDS == 0
+            self._count_finished((await self._purchases.sweep(sale_ids, reconcile)).counts())
             if reconcile:
-                await self._payments.sweep(sale_ids)
+                paid = await self._payments.sweep(sale_ids)
+                self._count_finished({"payments_completed": paid})
             await self.refresh_run_of_show()
-            await self._launch_announced_drops()
-            await self._drops.sweep(self.show_id)
+            self._count_finished(await self._launch_announced_drops())
+            self._count_finished((await self._drops.sweep(self.show_id)).counts())
+            self._sweeper_runs.inc()
             rounds += 1
             await asyncio.sleep(SWEEP_INTERVAL_S)
 
     async def _publish_figures(self) -> None:
         """Every FIGURES_INTERVAL_S, send the sales figures to viewers and consoles, only when
-        they changed: a few messages a second at most, whatever the order rate."""
-        last, last_drops = ShowFigures(), DropFigures()
+        they changed: a few messages a second at most, whatever the order rate. The consoles
+        also get the show's taps per second, and get figures again when those changed."""
+        last, last_drops, last_rates = ShowFigures(), DropFigures(), TapRates()
+        samples = TapSamples(self._rate_window_ms)
         while True:
             await asyncio.sleep(FIGURES_INTERVAL_S)
             sales = await self._synced_sales()
             counts = {
-                sale["sale_id"]: await self._purchases.counts(sale["sale_id"])
-                for sale in sales.values()
+                sale.sale_id: await self._purchases.counts(sale.sale_id) for sale in sales.values()
             }
             now = figures_of(sales, counts)
             await self.results.flush(self.show_id)
@@ -245,22 +305,29 @@ class ShowRuntime:
                     if still_reported(drop_id, last_drops)
                 }
             )
-            if now == last and drops.drops == last_drops.drops:
+            now_ms = self._clock.now_ms()
+            rates = samples.add(now_ms, (await self._presence.presence(self.show_id, now_ms)).taps)
+            changed = now != last or drops.drops != last_drops.drops
+            if not changed and rates == last_rates:
                 continue
             message = {
                 "show_id": self.show_id,
-                "at_ms": self._clock.now_ms(),
+                "at_ms": now_ms,
                 **now.as_wire(),
                 "just_bought": just_bought(last, now),
                 "drops": drops.as_wire(last_drops, FIGURES_INTERVAL_S),
                 "interval_s": FIGURES_INTERVAL_S,
             }
-            last, last_drops = now, drops
-            self._realtime.broadcast_fast(
-                VIEWER_NS, viewer_room(self.show_id), "figures", [message]
-            )
+            last, last_drops, last_rates = now, drops, rates
+            if changed:
+                self._realtime.broadcast_fast(
+                    VIEWER_NS, viewer_room(self.show_id), "figures", [message]
+                )
             await self._realtime.broadcast(
-                PRODUCER_NS, console_room(self.show_id), "console:figures", message
+                PRODUCER_NS,
+                console_room(self.show_id),
+                "console:figures",
+                {**message, "orders_per_s": rates.orders_per_s, "grabs_per_s": rates.grabs_per_s},
             )
 
     def _record_reveals(self, events: list[LoggedEvent]) -> None:
@@ -293,7 +360,12 @@ class ShowRuntime:
                 )
             )
             await self._presence.report_presence(
-                self.show_id, self._node_id, viewers, operators, self._clock.now_ms()
+                self.show_id,
+                self._node_id,
+                viewers,
+                operators,
+                self._clock.now_ms(),
+                self._taps(self.show_id),
             )
             if self._realtime.room_size(PRODUCER_NS, console_room(self.show_id)):
                 await self._realtime.broadcast(

@@ -17,6 +17,7 @@ from commerce.service import PurchaseService, order_wire
 from gala.auth.tokens import VIEWER, require_role
 from gala.kernel.clock import Clock
 from gala.kernel.errors import Conflict
+from gala.realtime.answers import BUY, GRAB, Answers
 from gala.realtime.commands import (
     BuyProduct,
     GrabEnvelope,
@@ -32,7 +33,6 @@ from gala.realtime.show_runtime import ShowRuntime
 from gala.realtime.tap_limiter import TapLimiter
 from gala.results.report import ResultsRecorder
 from gala.runofshow.registry import ShowRegistry
-from redpackets import show_drops
 from redpackets.model import UnknownDrop
 from redpackets.service import DropService, grab_wire
 
@@ -53,6 +53,7 @@ class ViewerHandlers:
         drops: DropService,
         limiter: TapLimiter,
         results: ResultsRecorder,
+        answers: Answers,
     ) -> None:
         self._realtime = realtime
         self._shows = shows
@@ -63,16 +64,18 @@ class ViewerHandlers:
         self._drops = drops
         self._limiter = limiter
         self._results = results
+        self._answers = answers
 
     def register(self) -> None:
-        on = self._realtime.handle
-        on(VIEWER_NS, "join", self.join)
-        on(VIEWER_NS, "leave", self.leave)
+        """Taps are counted and timed (`answers.py`); every handler runs in its log context."""
+        on, answers = self._realtime.handle, self._answers
+        on(VIEWER_NS, "join", answers.logged(self.join))
+        on(VIEWER_NS, "leave", answers.logged(self.leave))
         on(VIEWER_NS, "time", self.time)
-        on(VIEWER_NS, "buy", self.buy)
-        on(VIEWER_NS, "wallet", self.wallet)
-        on(VIEWER_NS, "grab", self.grab)
-        on(VIEWER_NS, "displayed", self.displayed)
+        on(VIEWER_NS, "buy", answers.tap(BUY, self.buy))
+        on(VIEWER_NS, "wallet", answers.logged(self.wallet))
+        on(VIEWER_NS, "grab", answers.tap(GRAB, self.grab))
+        on(VIEWER_NS, "displayed", answers.logged(self.displayed))
 
     async def join(self, conn: Connection, payload: Any) -> dict[str, Any]:
         command = parse(JoinShow, payload)
@@ -145,7 +148,7 @@ class ViewerHandlers:
         drop = runtime.channel.snapshot.drops.drops.get(command.drop_id)
         if drop is None:
             raise UnknownDrop("no such drop in this show")
-        grabbed = await self._drops.grab(show_drops.terms_of(show.id, drop), viewer.subject)
+        grabbed = await self._drops.grab(drop.terms, viewer.subject)
         return grab_wire(grabbed, show.currency)
 
     async def displayed(self, conn: Connection, payload: Any) -> dict[str, Any]:

@@ -25,7 +25,9 @@ MAX_LABEL_CHARS = 200
 MAX_NOTES_CHARS = 2000
 JSON_SAFE_INT = 2**53  # what a browser's JavaScript number holds exactly
 
-Id = Annotated[str, Strict(), StringConstraints(pattern=ID_REGEX)]
+Id = Annotated[
+    str, Strict(), StringConstraints(pattern=ID_REGEX), Field(description="an id of [a-z0-9-]")
+]
 CueNumberText = Annotated[str, Strict(), StringConstraints(pattern=CUE_NUMBER_REGEX)]
 CueNumberInt = Annotated[int, Strict(), Field(ge=0, le=999_999)]
 NON_BLANK_REGEX = r"\S"

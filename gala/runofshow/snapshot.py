@@ -50,8 +50,13 @@ class ShowSnapshot:
         }
 
 
-def fold_all(epoch: str, events: list[LoggedEvent]) -> ShowSnapshot:
-    snapshot = ShowSnapshot(epoch)
+def empty_snapshot(show_id: str, epoch: str) -> ShowSnapshot:
+    """The snapshot of a show's epoch before its first event."""
+    return ShowSnapshot(epoch, drops=show_drops.DropBoard(show_id))
+
+
+def fold_all(show_id: str, epoch: str, events: list[LoggedEvent]) -> ShowSnapshot:
+    snapshot = empty_snapshot(show_id, epoch)
     for event in events:
         snapshot = snapshot.apply(event)
     return snapshot

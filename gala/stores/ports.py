@@ -31,9 +31,25 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class TapTotals:
+    """Taps of a show answered ok: buys (orders made or retried) and grabs (envelopes taken).
+    A node reports its own running totals since it started."""
+
+    buys: int = 0
+    grabs: int = 0
+
+    def __add__(self, other: TapTotals) -> TapTotals:
+        return TapTotals(self.buys + other.buys, self.grabs + other.grabs)
+
+
+NO_TAPS = TapTotals()
+
+
+@dataclass(frozen=True, slots=True)
 class PresenceTotals:
     viewers: int
     operators: tuple[str, ...]
+    taps: TapTotals = NO_TAPS
 
 
 class ShowLogReader(Protocol):
@@ -78,13 +94,20 @@ class Secrets(Protocol):
 
 class Presence(Protocol):
     async def report_presence(
-        self, show_id: str, node_id: str, viewers: int, operators: tuple[str, ...], now_ms: int
+        self,
+        show_id: str,
+        node_id: str,
+        viewers: int,
+        operators: tuple[str, ...],
+        now_ms: int,
+        taps: TapTotals = NO_TAPS,
     ) -> None:
-        """Record this node's counts for the show (replaces its previous report)."""
+        """Record this node's counts for the show (replaces its previous report). Atomic."""
         ...
 
     async def presence(self, show_id: str, now_ms: int) -> PresenceTotals:
-        """The sum over nodes that reported within the last few seconds."""
+        """The sum over nodes that reported within the last few seconds (a report without tap
+        totals, from an older node, counts as none)."""
         ...
 
 

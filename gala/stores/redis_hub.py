@@ -11,7 +11,14 @@ from typing import Any
 from redis.asyncio import Redis
 
 from gala.kernel.showlog import AuditEntry, LoggedEvent
-from gala.stores.ports import PRESENCE_FRESH_MS, Account, LogBatch, PresenceTotals
+from gala.stores.ports import (
+    NO_TAPS,
+    PRESENCE_FRESH_MS,
+    Account,
+    LogBatch,
+    PresenceTotals,
+    TapTotals,
+)
 from stage_control.showlog_store import show_keys
 
 TAIL_BATCH = 500
@@ -101,10 +108,24 @@ class RedisHubStore:
         return bytes(stored)
 
     async def report_presence(
-        self, show_id: str, node_id: str, viewers: int, operators: tuple[str, ...], now_ms: int
+        self,
+        show_id: str,
+        node_id: str,
+        viewers: int,
+        operators: tuple[str, ...],
+        now_ms: int,
+        taps: TapTotals = NO_TAPS,
     ) -> None:
         key = self._keys(show_id).presence
-        report = json.dumps({"viewers": viewers, "operators": list(operators), "at_ms": now_ms})
+        report = json.dumps(
+            {
+                "viewers": viewers,
+                "operators": list(operators),
+                "at_ms": now_ms,
+                "buys": taps.buys,
+                "grabs": taps.grabs,
+            }
+        )
         await self._redis.hset(key, node_id, report)
         await self._redis.pexpire(key, PRESENCE_FRESH_MS * 4)
 
@@ -112,12 +133,14 @@ class RedisHubStore:
         reports = await self._redis.hvals(self._keys(show_id).presence)
         viewers = 0
         operators: set[str] = set()
+        taps = TapTotals()
         for raw in reports:
             report = json.loads(raw)
             if now_ms - report["at_ms"] <= PRESENCE_FRESH_MS:
                 viewers += report["viewers"]
                 operators.update(report["operators"])
-        return PresenceTotals(viewers, tuple(sorted(operators)))
+                taps += TapTotals(report.get("buys", 0), report.get("grabs", 0))
+        return PresenceTotals(viewers, tuple(sorted(operators)), taps)
 
 
 def _event(fields: dict[bytes, bytes]) -> LoggedEvent:

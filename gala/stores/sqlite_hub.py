@@ -5,14 +5,24 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from gala.kernel.showlog import AuditEntry, LoggedEvent
 from gala.kernel.storage import transaction
-from gala.stores.ports import PRESENCE_FRESH_MS, Account, LogBatch, PresenceTotals
+from gala.stores.ports import (
+    NO_TAPS,
+    PRESENCE_FRESH_MS,
+    Account,
+    LogBatch,
+    PresenceTotals,
+    TapTotals,
+)
 from stage_control.showlog_store import SHOWLOG_SCHEMA, log_channel
 
 from .sqlite_db import SqliteDatabase
+
+# One node's presence report: viewers, operators, when, its tap totals.
+_Report = tuple[int, tuple[str, ...], int, TapTotals]
 
 SCHEMA: tuple[str, ...] = SHOWLOG_SCHEMA + (
     """CREATE TABLE IF NOT EXISTS shows (
@@ -31,7 +41,7 @@ TAIL_BATCH = 500
 class SqliteHubStore:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
-        self._presence: dict[str, dict[str, tuple[int, tuple[str, ...], int]]] = {}
+        self._presence: dict[str, dict[str, _Report]] = {}
 
     async def read_log(self, show_id: str) -> LogBatch:
         def read(conn: sqlite3.Connection) -> LogBatch:
@@ -149,22 +159,30 @@ class SqliteHubStore:
         return await self._db.run(get)
 
     async def report_presence(
-        self, show_id: str, node_id: str, viewers: int, operators: tuple[str, ...], now_ms: int
+        self,
+        show_id: str,
+        node_id: str,
+        viewers: int,
+        operators: tuple[str, ...],
+        now_ms: int,
+        taps: TapTotals = NO_TAPS,
     ) -> None:
-        self._presence.setdefault(show_id, {})[node_id] = (viewers, operators, now_ms)
+        self._presence.setdefault(show_id, {})[node_id] = (viewers, operators, now_ms, taps)
 
     async def presence(self, show_id: str, now_ms: int) -> PresenceTotals:
         return _sum_presence(self._presence.get(show_id, {}).values(), now_ms)
 
 
-def _sum_presence(reports: object, now_ms: int) -> PresenceTotals:
+def _sum_presence(reports: Iterable[_Report], now_ms: int) -> PresenceTotals:
     viewers = 0
     operators: set[str] = set()
-    for count, names, at_ms in reports:  # type: ignore[attr-defined]
+    taps = TapTotals()
+    for count, names, at_ms, node_taps in reports:
         if now_ms - at_ms <= PRESENCE_FRESH_MS:
             viewers += count
             operators.update(names)
-    return PresenceTotals(viewers, tuple(sorted(operators)))
+            taps += node_taps
+    return PresenceTotals(viewers, tuple(sorted(operators)), taps)
 
 
 def _event(row: sqlite3.Row) -> LoggedEvent:

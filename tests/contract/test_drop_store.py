@@ -67,7 +67,7 @@ async def test_a_funder_that_cannot_cover_the_drop_is_refused_and_nothing_moves(
     assert await store.ledger.balance(FUNDER) == 9_999
     assert await store.ledger.balance(escrow_of("d-1")) == 0
     assert await code_of(drops.grab(TERMS, "v1")) == "drop_cancelled"
-    assert await drops.sweep("gala") == 0
+    assert (await drops.sweep("gala")).done == 0
     assert (await drops.counts("d-1")).status == rp.CLOSED
     assert await store.ledger.balance(FUNDER) == 9_999, "nothing to refund"
 
@@ -123,7 +123,7 @@ async def test_close_refunds_the_leftover_exactly_once_even_when_run_again(
     drops = await funded_service(store, clock)
     claims = [(await drops.grab(TERMS, f"v{i}")).claim for i in range(7)]
     claimed = sum(c.amount_minor for c in claims)
-    assert await drops.sweep("gala") == 0, "not due yet"
+    assert (await drops.sweep("gala")).done == 0, "not due yet"
     clock.set(60_000)
     sweeps = [service(store, clock, seed=s) for s in range(3)]
     await asyncio.gather(*(s.sweep("gala") for s in sweeps), drops.sweep("gala"))
@@ -144,8 +144,8 @@ async def test_the_sweeper_credits_a_claim_whose_credit_a_crash_interrupted(
     claim = await store.drops.grab("d-1", "v1", 5_000)  # the grab, then "the crash"
     assert await store.drops.uncredited("d-1") == [claim]
     assert await store.ledger.balance(account("wallet", "v1")) == 0
-    assert await drops.sweep("gala") == 1
-    assert await drops.sweep("gala") == 0
+    assert (await drops.sweep("gala")).done == 1
+    assert (await drops.sweep("gala")).done == 0
     assert await store.ledger.balance(account("wallet", "v1")) == claim.amount_minor
     credited = await store.ledger.transfer(credit_transfer(claim).id)
     assert credited is not None and credited.amount_minor == claim.amount_minor

@@ -10,7 +10,7 @@ import pytest
 from gala.kernel.errors import StoreConflict
 from gala.kernel.showlog import AuditEntry, NewEvent
 from gala.stores.factory import StoreBundle
-from gala.stores.ports import Account
+from gala.stores.ports import Account, TapTotals
 from stage_control.model import LIVE, StageState
 
 
@@ -166,10 +166,17 @@ async def test_accounts_secret_and_documents(store: StoreBundle) -> None:
 
 
 async def test_presence_sums_fresh_reports_of_every_node(store: StoreBundle) -> None:
-    await store.hub.report_presence("s1", "n1", 10, ("ann",), 1_000)
-    await store.hub.report_presence("s1", "n2", 5, ("bob", "ann"), 2_000)
-    await store.hub.report_presence("s1", "n1", 12, ("ann",), 3_000)
+    await store.hub.report_presence("s1", "n1", 10, ("ann",), 1_000, TapTotals(3, 1))
+    await store.hub.report_presence("s1", "n2", 5, ("bob", "ann"), 2_000, TapTotals(4, 2))
+    await store.hub.report_presence("s1", "n1", 12, ("ann",), 3_000, TapTotals(7, 5))
+    await store.hub.report_presence("s2", "n1", 1, (), 3_000, TapTotals(100, 100))
     totals = await store.hub.presence("s1", 3_000)
-    assert (totals.viewers, totals.operators) == (17, ("ann", "bob"))
+    assert (totals.viewers, totals.operators, totals.taps) == (17, ("ann", "bob"), TapTotals(11, 7))
     stale = await store.hub.presence("s1", 7_500)
-    assert (stale.viewers, stale.operators) == (12, ("ann",))
+    assert (stale.viewers, stale.operators, stale.taps) == (12, ("ann",), TapTotals(7, 5))
+
+
+async def test_a_presence_report_without_tap_totals_counts_none(store: StoreBundle) -> None:
+    await store.hub.report_presence("s1", "n1", 2, (), 1_000)
+    await store.hub.report_presence("s1", "n2", 3, (), 1_000, TapTotals(5, 6))
+    assert (await store.hub.presence("s1", 1_000)).taps == TapTotals(5, 6)

@@ -54,8 +54,8 @@ async def charged_hold(
     units reserved and charged, the order still held."""
     await service.sync_sale(sale)
     await service.grant_demo_balance("v-1", 50_000)
-    order_id = order_id_for(sale["sale_id"], "v-1", key)
-    order = await store.sales.reserve(sale["sale_id"], order_id, "v-1", key, quantity, START_MS)
+    order_id = order_id_for(sale.sale_id, "v-1", key)
+    order = await store.sales.reserve(sale.sale_id, order_id, "v-1", key, quantity, START_MS)
     await store.ledger.post(
         lg.Transfer(
             lg.transfer_id("order", order_id, "pay"),
@@ -104,11 +104,11 @@ async def test_a_payment_cut_off_by_a_crash_is_refunded_once(
     problems, _ = await audit_commerce(store.sales, store.ledger)
     assert any("held but already charged" in p for p in problems)
     clock.advance(60_000)
-    assert await service.sweep([sale["sale_id"]]) == 1
-    assert await service.sweep([sale["sale_id"]], reconcile=True) == 0, "refunded once"
+    assert (await service.sweep([sale.sale_id])).settled == 1
+    assert (await service.sweep([sale.sale_id], reconcile=True)).settled == 0, "refunded once"
     assert await store.ledger.balance(lg.account("wallet", "v-1")) == 50_000
     assert await store.ledger.balance(lg.account("revenue", "acme")) == 0
-    counts = await store.sales.counts(sale["sale_id"])
+    counts = await store.sales.counts(sale.sale_id)
     assert (counts.left, counts.held, counts.sold) == (5, 0, 0)
     assert (await audit_commerce(store.sales, store.ledger))[0] == []
 
@@ -152,10 +152,10 @@ async def test_a_charged_hold_is_completed_by_the_sweeper_before_it_expires(
     service = PurchaseService(store.sales, store.ledger, clock)
     sale = opened_sale()
     await charged_hold(store, service, sale, "key-crashed-02", 1)
-    assert await service.sweep([sale["sale_id"]]) == 0, "a plain sweep waits for the hold"
-    assert await service.sweep([sale["sale_id"]], reconcile=True) == 1
-    assert await service.sweep([sale["sale_id"]], reconcile=True) == 0
-    counts = await store.sales.counts(sale["sale_id"])
+    assert (await service.sweep([sale.sale_id])).settled == 0, "a plain sweep waits for the hold"
+    assert (await service.sweep([sale.sale_id], reconcile=True)).settled == 1
+    assert (await service.sweep([sale.sale_id], reconcile=True)).settled == 0
+    counts = await store.sales.counts(sale.sale_id)
     assert (counts.left, counts.held, counts.sold) == (4, 0, 1)
     assert (await audit_commerce(store.sales, store.ledger))[0] == []
 
@@ -191,9 +191,9 @@ async def test_a_payment_credited_but_not_charged_is_finished_by_the_sweeper(
     )
     problems, _ = await audit_commerce(store.sales, store.ledger, store.payments)
     assert any("credited but order" in p for p in problems), problems
-    assert await payments.sweep([sale["sale_id"]]) == 1
-    assert await payments.sweep([sale["sale_id"]]) == 0
-    counts = await store.sales.counts(sale["sale_id"])
+    assert await payments.sweep([sale.sale_id]) == 1
+    assert await payments.sweep([sale.sale_id]) == 0
+    counts = await store.sales.counts(sale.sale_id)
     assert (counts.left, counts.held, counts.sold) == (3, 0, 2)
     assert await store.ledger.balance(lg.account("wallet", "v-1")) == 0
     assert await store.ledger.balance(lg.account("revenue", "acme")) == 2 * 12_990

@@ -30,7 +30,7 @@ def snapshot_from_wire(wire: dict[str, Any]) -> ShowSnapshot:
         ShowPhase(**wire["show"]),
         Screen(dict(wire["layers"])),
         SalesBoard.from_wire(wire["sales"]),
-        DropBoard(dict(wire["drops"])),
+        DropBoard.from_wire(SHOW, wire["drops"]),
     )
 
 

@@ -61,11 +61,11 @@ async def test_a_node_that_saw_sold_out_answers_locally_until_stock_comes_back(
     assert retry.order == first.order, "a retry still gets its order"
 
     clock.advance(60_000)
-    assert await other_node.sweep([sale["sale_id"]]) == 0  # another node releases the hold
+    assert (await other_node.sweep([sale.sale_id])).settled == 0  # another node releases the hold
     assert await code_of(node.buy(sale, "v-4", "key-v4-0099", 1)) == "sold_out", (
         "until this node's figures read the counters again (every 0.5 s)"
     )
-    counts = await node.counts(sale["sale_id"])  # what the figures loop reads
+    counts = await node.counts(sale.sale_id)  # what the figures loop reads
     assert (counts.left, counts.held) == (1, 0), held
     bought = await node.buy(sale, "v-4", "key-v4-0100", 1)
     assert bought.order.state == "paid", "the returned unit is on sale again"

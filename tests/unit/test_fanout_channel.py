@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from gala.kernel.showlog import LoggedEvent
+from gala.metrics import Metrics
 from gala.realtime.protocol import ResumePosition
 from gala.realtime.show_channel import ShowChannel
 from gala.stores.ports import LogBatch
@@ -47,6 +48,9 @@ class Recorder:
     def broadcast_fast(self, namespace: str, room: str, event: str, messages: list[Any]) -> None:
         self.sent += [m["seq"] for m in messages]
 
+    def room_size(self, namespace: str, room: str) -> int:
+        return 1
+
 
 async def run_until(channel: ShowChannel, log: FakeLog, batches: list[list[LoggedEvent]]) -> None:
     for batch in batches:
@@ -57,19 +61,27 @@ async def run_until(channel: ShowChannel, log: FakeLog, batches: list[list[Logge
 
 
 @pytest.fixture
-def parts() -> tuple[FakeLog, Recorder, ShowChannel]:
+def metrics() -> Metrics:
+    return Metrics()
+
+
+@pytest.fixture
+def parts(metrics: Metrics) -> tuple[FakeLog, Recorder, ShowChannel]:
     log = FakeLog([ev(1), ev(2)])
     recorder = Recorder()
-    return log, recorder, ShowChannel("s", log, recorder, replay_window=3)  # type: ignore[arg-type]
+    channel = ShowChannel("s", log, recorder, 3, metrics)  # type: ignore[arg-type]
+    return log, recorder, channel
 
 
 async def test_tailed_events_are_broadcast_once_in_order(
-    parts: tuple[FakeLog, Recorder, ShowChannel],
+    parts: tuple[FakeLog, Recorder, ShowChannel], metrics: Metrics
 ) -> None:
     log, recorder, channel = parts
     task = asyncio.create_task(channel.run())
     await run_until(channel, log, [[ev(2), ev(3)], [ev(3), ev(4), ev(5)]])
     assert recorder.sent == [3, 4, 5]
+    fanned_out = {"show": "s", "type": "overlay.shown"}
+    assert metrics.registry.get_sample_value("gala_events_fanned_out_total", fanned_out) == 3
     assert channel.snapshot.seq == 5
     assert channel.catch_up(ResumePosition("e1", 3))["events"] == [ev(4).as_wire(), ev(5).as_wire()]
     assert channel.catch_up(ResumePosition("e1", 1))["mode"] == "snapshot", "older than ring"

@@ -166,7 +166,9 @@ def test_a_launch_action_is_validated_and_announces_the_window() -> None:
     [event] = show_drops.events_for("gala", "CNY", launch, 10_000)
     assert event.data["opens_at_ms"] == 13_000 and event.data["closes_at_ms"] == 33_000
     assert event.data["funder_account"] == "show_budget:gala"
-    assert show_drops.terms_of("gala", event.data).budget_minor == 88_800
+    announced = show_drops.announced_drop("gala", event.data)
+    assert announced.terms.budget_minor == 88_800 and announced.terms.show_id == "gala"
+    assert announced.as_wire() == event.data
     for bad in (
         {"budget_minor": 99, "envelopes": 100},
         {"budget_minor": 100, "envelopes": 0},

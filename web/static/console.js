@@ -39,8 +39,9 @@
   function applyFigures(f) {
     applyDropFigures(f.drops || {});
     $("gmv").textContent = money.format(f.gmv_minor / Math.pow(10, show.currency_exponent));
-    var units = Object.values(f.just_bought || {}).reduce(function (a, b) { return a + b; }, 0);
-    $("rate").textContent = (units / f.interval_s).toFixed(1);
+    /* the show's taps per second, summed over nodes by the server (the taps /metrics counts) */
+    $("orders-rate").textContent = f.orders_per_s.toFixed(1);
+    $("grabs-rate").textContent = f.grabs_per_s.toFixed(1);
     var body = document.querySelector("#stock tbody");
     body.replaceChildren();
     Object.keys(f.products).sort().forEach(function (pid) {
