@@ -387,13 +387,14 @@ class RunningServer:
 
 @contextlib.asynccontextmanager
 async def running_server(
-    settings: Settings, clock: Clock | None = None
+    settings: Settings, clock: Clock | None = None, port: int = 0
 ) -> AsyncIterator[RunningServer]:
+    """The app in this process on `port` (or a free one); stopped when the context exits."""
     app = create_app(settings, clock)
     # the production runner (coded protocol errors), without its access log
     runner = app_runner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     port = runner.addresses[0][1]
     try:

@@ -329,9 +329,10 @@
     var button = node("button", "pay-provider", T.pay_provider);
     button.type = "button";
     button.addEventListener("click", function () {
+      if (!link.connected()) { toast(R, true); return; }   /* refused now, never sent later */
       var tab = window.open("", "_blank");
       button.disabled = true;
-      socket.emit("buy", { show_id: show.id, product_id: productId, quantity: 1, key: newKey(), payment: "provider" }, function (ack) {
+      link.send("buy", { show_id: show.id, product_id: productId, quantity: 1, key: newKey(), payment: "provider" }, function (ack) {
         offer.replaceChildren();
         if (!ack || !ack.ok || !ack.data.payment) {
           if (tab) tab.close();
