@@ -27,7 +27,7 @@ python-engineio
   a session, overridden to call `EngineServer.open_session`; `handle_request` returns what it
   returns unchanged when it is not a dict (an aiohttp response).
 - `AsyncServer.sockets`, the sessions by id, which `handle_request`, `send_packet`, `disconnect`
-  and `_get_socket` read: `EngineServer.add_session` / `drop_session`.
+  and `_get_socket` read: `EngineServer.add_session`, `drop_session` and `sessions`.
 - What those read of a session (`EngineSocket`): `connected` and `upgraded` (an HTTP request for
   a session is refused until it is connected and once it is upgraded), `closed`, `session`, and
   the coroutines `send(pkt)` and `close(wait, abort, reason)`, as `async_socket.AsyncSocket` has
@@ -263,6 +263,10 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
 
     def drop_session(self, sid: str) -> None:
         self.sockets.pop(sid, None)
+
+    def sessions(self) -> list[EngineSocket]:
+        """The sessions open now (a copy: closing one drops it from the registry)."""
+        return list(self.sockets.values())
 
     async def deliver(self, event: str, *args: Any) -> Any:
         """Call the handler registered for the engine.io `event` ("connect", "message" or

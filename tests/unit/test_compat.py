@@ -266,6 +266,7 @@ async def test_engineio_refuses_http_requests_for_a_session_opening_or_open(
 async def test_engineio_sends_and_disconnects_through_the_session(eio: RecordingServer) -> None:
     socket = RecordingSocket(eio, "s1")
     eio.add_session("s1", socket)
+    assert eio.sessions() == [socket]
     socket.open()
     pkt = eio_packet.Packet(eio_packet.MESSAGE, data="2hello")
     await eio.send_packet("s1", pkt)
@@ -275,7 +276,7 @@ async def test_engineio_sends_and_disconnects_through_the_session(eio: Recording
     assert socket.session == {"user": "x"}
     await eio.disconnect("s1")
     assert socket.closed_for == [eio.reason.SERVER_DISCONNECT]
-    assert "s1" not in eio.sockets
+    assert "s1" not in eio.sockets and eio.sessions() == []
 
 
 async def test_engineio_forgets_a_closed_session(eio: RecordingServer) -> None:
