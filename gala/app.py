@@ -46,6 +46,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         {VIEWER_NS: ("viewer", "producer"), PRODUCER_NS: ("producer",)},
         max_viewer_buffer_bytes=settings.max_viewer_buffer_bytes,
         ping_interval_s=settings.ping_interval_s,
+        metrics=metrics,
     )
     realtime.attach(app)
     add_show_routes(app)
@@ -56,12 +57,22 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     add_operations_routes(app)
     setup_pages(app)
 
+    running: list[Node] = []
+
     async def node_lifetime(app: web.Application) -> AsyncIterator[None]:
         node = await Node.open(settings, the_clock, realtime, metrics)
         slot.node = node
+        running.append(node)
         yield
+        running.clear()
         slot.node = None
         await node.close()
+
+    async def drain(timeout_s: float) -> None:
+        for node in running:
+            await node.drain(timeout_s)
+
+    app[appkeys.DRAIN] = drain
 
     async def disconnect_clients(app: web.Application) -> None:
         # Before aiohttp waits for open connections: websockets never end by themselves.

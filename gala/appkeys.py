@@ -6,6 +6,8 @@ module, and every handler that reads the state, depends on no module of the comp
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import jinja2
 from aiohttp import web
 
@@ -18,6 +20,9 @@ NODE: web.AppKey[NodeSlot] = web.AppKey("node")
 TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+# drains the running node before the runner's cleanup (`gala serve` on SIGTERM); its argument
+# is the bound in seconds
+DRAIN: web.AppKey[Callable[[float], Awaitable[None]]] = web.AppKey("drain")
 
 
 class Unavailable(GalaError):

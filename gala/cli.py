@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import errno
 import getpass
+import logging
 import os
 import random
 import secrets
@@ -27,6 +28,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from gala import appkeys
 from gala.app import create_app
 from gala.auth.tokens import ACCOUNT_ROLES, PRODUCER, SPONSOR, hash_password
 from gala.heap import HeapPolicy
@@ -49,6 +51,8 @@ from gala.stores.factory import open_store
 from gala.stores.ports import Account
 from gala.supervisor import supervise
 from redpackets.service import DropService
+
+log = logging.getLogger(__name__)
 
 DEMO_PRODUCER = "producer"
 DEMO_SPONSOR = ("aurora", "aurora")  # (username, sponsor id of the demo show)
@@ -285,11 +289,14 @@ def _cannot_listen(host: str, port: int, error: OSError) -> GalaError:
 
 
 SWITCH_INTERVAL_S = 0.0005
+# after a drain, what the runner's cleanup may take: requests still open, the node's close
+CLEANUP_S = 5
 
 
 async def serve(settings: Settings, demo_login: tuple[str, str] | None = None) -> None:
     """Run a node until SIGINT or SIGTERM."""
-    runner = app_runner(create_app(settings), handle_signals=False, shutdown_timeout=10)
+    app = create_app(settings)
+    runner = app_runner(app, handle_signals=False, shutdown_timeout=CLEANUP_S)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     try:
@@ -321,12 +328,23 @@ async def serve(settings: Settings, demo_login: tuple[str, str] | None = None) -
     tending = asyncio.create_task(supervise("heap policy", heap.run))
     try:
         await stop.wait()
+        # Drain: take no new connections, tell the clients to come back (to whichever node
+        # serves them next), answer what is in flight, flush, close every session; then the
+        # runner's cleanup stops the node. Each step is bounded, so the process always exits.
+        await site.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                app[appkeys.DRAIN](settings.drain_timeout_s), settings.drain_timeout_s + 1
+            )
     finally:
         tending.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await tending
         heap.stop()
-        await runner.cleanup()
+        try:
+            await asyncio.wait_for(runner.cleanup(), settings.drain_timeout_s + CLEANUP_S)
+        except TimeoutError:
+            log.error("the node did not stop within %d s; exiting", settings.drain_timeout_s)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,10 @@ from stage_control.service import ShowNotInstalled, StageService
 
 log = logging.getLogger(__name__)
 
+# A drained node's clients come back spread over this window, so the nodes that take them over
+# (or this one, restarted) do not get every reconnect in the same millisecond.
+DRAIN_RECONNECT_WINDOW_MS = 3000
+
 STORE_PING_TIMEOUT_S = 1.0
 
 
@@ -292,6 +296,18 @@ class Node:
             show_id: self.realtime.room_size(VIEWER_NS, viewer_room(show_id))
             for show_id in self.runtimes
         }
+
+    async def drain(self, timeout_s: float) -> None:
+        """Before the node stops (SIGTERM): not ready any more, every client told to come back
+        within `DRAIN_RECONNECT_WINDOW_MS` (to whichever node serves it then), what is in flight
+        answered and what the fan-out holds written, then every session closed; the results
+        this node buffered are written last. Bounded by `timeout_s`."""
+        self.draining = True
+        self.metrics.draining.set(1)
+        log.info("draining: %d connection(s)", self.realtime.connection_count())
+        await self.realtime.drain(DRAIN_RECONNECT_WINDOW_MS, timeout_s)
+        for show_id in self.runtimes:
+            await self.results.flush(show_id)
 
     async def close(self) -> None:
         await self.realtime.close()

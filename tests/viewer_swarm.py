@@ -34,6 +34,7 @@ class SwarmViewer:
     late_snapshots: int = 0
     connects: int = 0
     drains_heard: int = 0
+    address: int = 0  # which of the swarm's addresses it tries
     joined: asyncio.Event = field(default_factory=asyncio.Event)
 
     def apply(self, event: dict[str, Any]) -> bool:
@@ -59,6 +60,8 @@ class ViewerSwarm:
         host, port = base_url.removeprefix("http://").split(":")
         self.host, self.port = host, int(port)
         self.show_id = show_id
+        # where a viewer goes when its node refuses connections: the next address, in turn
+        self.fallbacks: list[tuple[str, int]] = []
         self.viewers = [SwarmViewer(token) for token in tokens]
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -105,15 +108,18 @@ class ViewerSwarm:
     async def _session(self, viewer: SwarmViewer) -> float | None:
         """One connection until it ends: the drain window it was told (s), or None if none."""
         window_s: float | None = None
+        addresses = [(self.host, self.port), *self.fallbacks]
+        host, port = addresses[viewer.address % len(addresses)]
         try:
-            reader, writer = await asyncio.open_connection(self.host, self.port, limit=1 << 22)
+            reader, writer = await asyncio.open_connection(host, port, limit=1 << 22)
         except OSError:
+            viewer.address += 1
             return None
         try:
             key = base64.b64encode(os.urandom(16)).decode()
             writer.write(
                 (
-                    f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {self.host}\r\n"
+                    f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}\r\n"
                     f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                     "Sec-WebSocket-Version: 13\r\n\r\n"
                 ).encode()

@@ -63,6 +63,13 @@ class Conflict(GalaError):
     status = 409
 
 
+class Unavailable(GalaError):
+    """Not now, try again: the node is starting or stopping, or a store is out of reach."""
+
+    code = "unavailable"
+    status = 503
+
+
 class StoreConflict(Exception):
     """Raised by a store when an optimistic compare-and-set lost a race. Never reaches a client:
     services reload and decide again."""

@@ -29,6 +29,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -73,7 +74,7 @@ class LeanSocket(compat.EngineSocket):
         if transport is None or transport.is_closing():
             return
         if not write_or_cut_off(transport, frame, self.server.max_buffer_bytes):
-            log.info("%s: cut off, it stopped reading", self.sid)
+            self.server.on_cut_off()
 
     async def send(self, pkt: packet.Packet) -> None:
         self.write(pkt)
@@ -210,6 +211,7 @@ class LeanEngineServer(compat.EngineServer):
         self,
         *,
         max_buffer_bytes: int,
+        on_cut_off: Callable[[], None] = lambda: None,
         ping_interval: int,
         ping_timeout: int,
         max_http_buffer_size: int,
@@ -223,6 +225,7 @@ class LeanEngineServer(compat.EngineServer):
             **kwargs,
         )
         self.max_buffer_bytes = max_buffer_bytes
+        self.on_cut_off = on_cut_off  # counted, not logged: a mass of slow readers is no log storm
         self.max_message_bytes = max_http_buffer_size
         self.pings = PingWheel(self, ping_interval)
         self._open_fields = {

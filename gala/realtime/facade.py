@@ -21,6 +21,8 @@ python-socketio's internals goes through `compat`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -33,7 +35,8 @@ from aiohttp import web
 
 from gala.auth.tokens import Identity
 from gala.errors_map import ok, refusal
-from gala.kernel.errors import BadRequest, Forbidden, GalaError
+from gala.kernel.errors import BadRequest, Forbidden, GalaError, Unavailable
+from gala.metrics import Metrics
 from gala.realtime import compat, wire_fanout
 from gala.realtime.engineio_session import LeanEngineServer
 
@@ -78,8 +81,14 @@ class Realtime:
         namespace_roles: dict[str, tuple[str, ...]],
         max_viewer_buffer_bytes: int = 512 * 1024,
         ping_interval_s: int = 25,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics()
         self._max_payload_bytes = max_payload_bytes
+        self.draining = False
+        self._in_flight = 0  # handlers running now (a drain answers them before it closes)
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._authenticate = authenticate
         self._namespace_roles = namespace_roles
         self._connections: dict[tuple[str, str], Connection] = {}
@@ -87,7 +96,11 @@ class Realtime:
         self._max_viewer_buffer_bytes = max_viewer_buffer_bytes
         self._fanouts: dict[tuple[str, str], wire_fanout.FanoutRoom] = {}
         self.sio = compat.SocketServer(
-            functools.partial(LeanEngineServer, max_buffer_bytes=max_viewer_buffer_bytes),
+            functools.partial(
+                LeanEngineServer,
+                max_buffer_bytes=max_viewer_buffer_bytes,
+                on_cut_off=self._metrics.viewers_cut_off.inc,
+            ),
             serializer=compat.edge_packet_class(
                 max_chars=max_payload_bytes + MESSAGE_HEADER_CHARS, max_depth=MAX_PAYLOAD_DEPTH
             ),
@@ -114,6 +127,8 @@ class Realtime:
     def handle(self, namespace: str, event: str, handler: Handler) -> None:
         async def dispatch(sid: str, *args: Any) -> dict[str, Any]:
             conn = self._connections.get((namespace, sid))
+            self._in_flight += 1
+            self._idle.clear()
             try:
                 if conn is None:
                     raise Forbidden("not connected", code="unauthorized")
@@ -122,6 +137,10 @@ class Realtime:
                 return ok(await handler(conn, payload))
             except Exception as error:  # noqa: BLE001 - every failure becomes an ack
                 return refusal(error)[1]
+            finally:
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._idle.set()
 
         self.sio.on(event, dispatch, namespace=namespace)
         self._handled[namespace].add(event)
@@ -169,6 +188,8 @@ class Realtime:
         async def connect(sid: str, environ: Mapping[str, Any], auth: Any = None) -> bool:
             token = auth.get("token") if isinstance(auth, dict) else None
             try:
+                if self.draining:
+                    raise Unavailable("this node is stopping: connect again", code="draining")
                 refused = compat.refusal_in(auth)
                 if refused is not None:
                     raise BadRequest(refused.message, code=refused.code)
@@ -256,13 +277,52 @@ class Realtime:
         fanout = self._fanouts.get((namespace, room))
         if fanout is None:
             fanout = self._fanouts[(namespace, room)] = wire_fanout.FanoutRoom(
-                self._max_viewer_buffer_bytes
+                self._max_viewer_buffer_bytes,
+                on_round=self._metrics.fanout_round_seconds.observe,
+                on_cut_off=self._metrics.viewers_cut_off.inc,
             )
         return fanout
 
-    async def close(self) -> None:
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    async def drain(self, within_ms: int, timeout_s: float) -> None:
+        """Before the node stops: refuse new connections, tell every client to come back (to
+        whichever node serves it next) at a random moment within `within_ms`, answer what is in
+        flight, write out what the fan-out holds, then close every session. Bounded by
+        `timeout_s` as a whole; what is still in flight then is cut off with its connection."""
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        # one frame per namespace, written to every connection like a broadcast
+        frames = {
+            namespace: wire_fanout.websocket_frame(
+                wire_fanout.socketio_event_packet(namespace, "drain", {"within_ms": within_ms})
+            )
+            for namespace in self._namespace_roles
+        }
+        for (namespace, _sid), conn in list(self._connections.items()):
+            if conn.transport is not None and not conn.transport.is_closing():
+                wire_fanout.write_or_cut_off(
+                    conn.transport, frames[namespace], self._max_viewer_buffer_bytes
+                )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), max(0.0, deadline - loop.time()))
+        for fanout in self._fanouts.values():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(fanout.flushed(), max(0.0, deadline - loop.time()))
+        await self._close_sessions()
+
+    async def _close_sessions(self) -> None:
+        """Close every engine.io session (its websocket too, after what it has buffered), so
+        no request handler is left waiting for a client to hang up."""
         for fanout in self._fanouts.values():
             await fanout.close()
         for namespace, sid in list(self._connections):
             await self.sio.disconnect(sid, namespace=namespace)
+        for session in self.sio.eio.sessions():
+            await session.close(wait=False)
         await self.sio.eio.pings.stop()
+
+    async def close(self) -> None:
+        await self._close_sessions()

@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from gala.supervisor import supervise
@@ -86,13 +88,22 @@ class FanoutRoom:
     Frames every subscriber has had are dropped after each rotation.
     """
 
-    def __init__(self, max_buffer_bytes: int, chunk: int = 32) -> None:
+    def __init__(
+        self,
+        max_buffer_bytes: int,
+        chunk: int = 32,
+        on_round: Callable[[float], None] = lambda _seconds: None,
+        on_cut_off: Callable[[], None] = lambda: None,
+    ) -> None:
         self._max_buffer_bytes = max_buffer_bytes
+        self._on_round = on_round  # seconds one rotation took (gala_fanout_round_seconds)
+        self._on_cut_off = on_cut_off
         self._chunk = chunk
         self._subscribers: dict[str, _Subscriber] = {}
         self._frames: list[bytes] = []
         self._base = 0  # the index of self._frames[0]
         self._wake = asyncio.Event()
+        self._rotated = asyncio.Event()  # set after each rotation (what `flushed` waits for)
         self._writer: asyncio.Task[None] | None = None
         self.cut_off = 0
 
@@ -125,6 +136,13 @@ class FanoutRoom:
                 supervise("fan-out writer", self._write_forever), name="fan-out writer"
             )
 
+    async def flushed(self) -> None:
+        """Return once every subscriber has been written every frame published so far."""
+        target = self._head
+        while any(s.sent < target for s in self._subscribers.values()):
+            self._rotated.clear()
+            await self._rotated.wait()
+
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.cancel()
@@ -137,7 +155,10 @@ class FanoutRoom:
             self._wake.clear()
             while True:
                 start_head = self._head
+                started = time.perf_counter()
                 await self._rotate()
+                self._on_round(time.perf_counter() - started)
+                self._rotated.set()
                 del self._frames[: start_head - self._base]
                 self._base = start_head
                 if self._head == start_head:
@@ -166,6 +187,7 @@ class FanoutRoom:
                 else:
                     self._drop(subscriber)
                     self.cut_off += 1
+                    self._on_cut_off()
             await asyncio.sleep(0)
 
 
