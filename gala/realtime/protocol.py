@@ -46,6 +46,8 @@ CLIENT_MESSAGES: dict[tuple[str, str], tuple[str, ...]] = {
 
 # (namespace, event) pushed by the server
 SERVER_MESSAGES: tuple[tuple[str, str], ...] = (
+    ("/", "drain"),
+    ("/producer", "drain"),
     ("/", "event"),
     ("/", "figures"),
     ("/producer", "console:figures"),
