@@ -8,6 +8,11 @@ program time and closes `duration_ms` later (or at `sale.close`).
 
 The fold reads each `sale.opened` once into an `AnnouncedSale`, a frozen, typed record; the tap,
 the sweeper and the figures take that record, never the event's JSON.
+
+Each opening is its own sale (`sale_id_for`): an encore that opens a product's sale again starts
+a new sale with the product's declared stock and per-viewer limit, and taps go to it. The board
+keeps, per product, its current sale, and every earlier sale of the log's epoch beside it, so
+the show's GMV, the sweeper and a viewer's orders still reach the sales an encore replaced.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class OpenSale:
     per_viewer_limit: int
     duration_ms: int | None
     hold_ms: int
+    name: Mapping[str, str] = field(default_factory=dict)  # the product's name by locale
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +90,15 @@ def parse_sale_action(
         limit,
         duration,
         hold,
+        _names(product.get("name")),
     )
+
+
+def _names(raw: object) -> dict[str, str]:
+    """A product's name by locale, as the show file or the sponsor gave it (empty if none)."""
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(locale): str(text) for locale, text in raw.items()}
 
 
 def sale_id_for(show_id: str, product_id: str, opens_at_ms: int) -> str:
@@ -107,6 +121,7 @@ def events_for(show_id: str, action: SaleAction, program_time_ms: int) -> list[N
         "opens_at_ms": program_time_ms,
         "closes_at_ms": closes,
         "hold_ms": action.hold_ms,
+        "name": dict(action.name),
     }
     return [NewEvent(SALE_OPENED, program_time_ms, data)]
 
@@ -126,6 +141,7 @@ class AnnouncedSale:
     closes_at_ms: int | None
     hold_ms: int
     status: str = OPEN
+    name: Mapping[str, str] = field(default_factory=dict)  # the product's name by locale
 
     @property
     def terms(self) -> SaleTerms:
@@ -142,7 +158,9 @@ class AnnouncedSale:
         )
 
     def as_wire(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _SALE_FIELDS}
+        wire = {name: getattr(self, name) for name in _SALE_FIELDS}
+        wire["name"] = dict(self.name)
+        return wire
 
 
 _SALE_FIELDS = tuple(f.name for f in fields(AnnouncedSale))
@@ -162,14 +180,19 @@ def announced_sale(data: Mapping[str, Any], status: str = OPEN) -> AnnouncedSale
         closes_at_ms=None if data["closes_at_ms"] is None else int(data["closes_at_ms"]),
         hold_ms=int(data["hold_ms"]),
         status=str(data.get("status", status)),
+        name=_names(data.get("name")),  # absent from logs written before names were carried
     )
 
 
 @dataclass(frozen=True, slots=True)
 class SalesBoard:
-    """The part of the viewer's snapshot commerce owns: each product's latest sale."""
+    """The part of the viewer's snapshot commerce owns: each product's current sale (the latest
+    opened), and the earlier sales of this epoch that a later opening of their product replaced,
+    oldest first. Only the current sales are on the wire: a viewer taps, and sees the stock of,
+    the current sale alone; the earlier ones stay on the server (GMV, sweeper, orders)."""
 
     sales: Mapping[str, AnnouncedSale] = field(default_factory=dict)
+    earlier: tuple[AnnouncedSale, ...] = ()
 
     @classmethod
     def from_wire(cls, wire: Mapping[str, Mapping[str, Any]]) -> SalesBoard:
@@ -178,10 +201,19 @@ class SalesBoard:
     def as_wire(self) -> dict[str, Any]:
         return {product: sale.as_wire() for product, sale in self.sales.items()}
 
+    def every_sale(self) -> tuple[AnnouncedSale, ...]:
+        """Every sale this epoch of the log opened: the earlier ones, then the current ones."""
+        return (*self.earlier, *self.sales.values())
+
 
 def fold(board: SalesBoard, event_type: str, data: Mapping[str, Any]) -> SalesBoard:
     if event_type == SALE_OPENED:
-        return replace(board, sales={**board.sales, data["product_id"]: announced_sale(data)})
+        opened = announced_sale(data)
+        replaced = board.sales.get(opened.product_id)
+        earlier = board.earlier
+        if replaced is not None and replaced.sale_id != opened.sale_id:
+            earlier = (*earlier, replaced)
+        return SalesBoard({**board.sales, opened.product_id: opened}, earlier)
     if event_type == SALE_CLOSED and data["product_id"] in board.sales:
         closed = replace(board.sales[data["product_id"]], status=CLOSED)
         return replace(board, sales={**board.sales, data["product_id"]: closed})

@@ -8,7 +8,8 @@
 - the sweeper: release expired holds of the show's sales, finish interrupted ledger transfers
   and provider payments; launch the drops the log announced, credit uncredited claims, close
   due drops and refund their leftover;
-- figures: stock left, sold and GMV, envelopes left, sent to viewers and consoles at a fixed
+- figures: stock left and sold of each product's current sale, the GMV of every sale of the
+  log's epoch, envelopes left, sent to viewers and consoles at a fixed
   cadence, and for the consoles the show's orders/s and grabs/s, summed over nodes from the tap
   totals each node reports with its presence; the results buffered on this node (displays,
   taps) are written at the same cadence;
@@ -27,6 +28,7 @@ from typing import Any
 from commerce.figures import ShowFigures, figures_of, just_bought
 from commerce.payments import PaymentService
 from commerce.service import PurchaseService
+from commerce.show_sales import SalesBoard
 from gala.kernel.clock import Clock
 from gala.kernel.showlog import LoggedEvent
 from gala.logs import log_context
@@ -225,19 +227,21 @@ class ShowRuntime:
                 )
 
     def sale_ids(self) -> list[str]:
+        """Every sale this epoch of the log opened (an encore's earlier sale included)."""
         if not self.channel.ready.is_set():
             return []
-        return [sale.sale_id for sale in self.channel.snapshot.sales.sales.values()]
+        return [sale.sale_id for sale in self.channel.snapshot.sales.every_sale()]
 
-    async def _synced_sales(self) -> dict[str, Any]:
-        """The snapshot's sales, each made to exist (with the log's status) in the sale store:
-        a sale opens on the log, and the first tap, the sweeper or the figures may come first."""
+    async def _synced_sales(self) -> SalesBoard:
+        """The snapshot's sales board, each of its sales (the earlier ones an encore replaced
+        too) made to exist, with the log's status, in the sale store: a sale opens on the log,
+        and the first tap, the sweeper or the figures may come first."""
         if not self.channel.ready.is_set():
-            return {}
-        sales = dict(self.channel.snapshot.sales.sales)
-        for sale in sales.values():
+            return SalesBoard()
+        board = self.channel.snapshot.sales
+        for sale in board.every_sale():
             await self._purchases.sync_sale(sale)
-        return sales
+        return board
 
     async def _launch_announced_drops(self) -> dict[str, int]:
         """Launch every drop the log announced (fund its escrow, set it live), once per node:
@@ -270,8 +274,7 @@ class ShowRuntime:
         provider payment credited but not charged."""
         rounds = 0
         while True:
-            sales = await self._synced_sales()
-            sale_ids = [sale.sale_id for sale in sales.values()]
+            sale_ids = [sale.sale_id for sale in (await self._synced_sales()).every_sale()]
             reconcile = rounds % RECONCILE_EVERY_ROUNDS == 0
             self._count_finished((await self._purchases.sweep(sale_ids, reconcile)).counts())
             if reconcile:
@@ -292,11 +295,12 @@ class ShowRuntime:
         samples = TapSamples(self._rate_window_ms)
         while True:
             await asyncio.sleep(FIGURES_INTERVAL_S)
-            sales = await self._synced_sales()
+            board = await self._synced_sales()
             counts = {
-                sale.sale_id: await self._purchases.counts(sale.sale_id) for sale in sales.values()
+                sale.sale_id: await self._purchases.counts(sale.sale_id)
+                for sale in board.every_sale()
             }
-            now = figures_of(sales, counts)
+            now = figures_of(board, counts)
             await self.results.flush(self.show_id)
             drops = DropFigures(
                 {
@@ -318,6 +322,12 @@ class ShowRuntime:
                 "drops": drops.as_wire(last_drops, FIGURES_INTERVAL_S),
                 "interval_s": FIGURES_INTERVAL_S,
             }
+            console_message = {
+                **message,
+                **now.as_wire(names=True),
+                "orders_per_s": rates.orders_per_s,
+                "grabs_per_s": rates.grabs_per_s,
+            }
             last, last_drops, last_rates = now, drops, rates
             if changed:
                 self._realtime.broadcast_fast(
@@ -327,7 +337,7 @@ class ShowRuntime:
                 PRODUCER_NS,
                 console_room(self.show_id),
                 "console:figures",
-                {**message, "orders_per_s": rates.orders_per_s, "grabs_per_s": rates.grabs_per_s},
+                console_message,
             )
 
     def _record_reveals(self, events: list[LoggedEvent]) -> None:

@@ -63,6 +63,7 @@ def booked_cue(
             product.per_viewer_limit,
             booking.sale_duration_ms,
             DEFAULT_HOLD_MS,
+            dict(product.name),
         ),
     ]
     summary = [
