@@ -48,6 +48,17 @@ def test_an_encore_keeps_the_earlier_sale_and_makes_the_new_one_current() -> Non
     assert board.as_wire() == {"widget": current.as_wire()}, "viewers see the current sale only"
 
 
+def test_a_sale_opened_again_under_its_own_id_keeps_its_stock_and_counts_once() -> None:
+    board = opened(SalesBoard(), opening("widget", 2_599), 1_000)
+    sale_id = board.sales["widget"].sale_id
+    board = fold(board, show_sales.SALE_CLOSED, {"product_id": "widget"})
+    board = opened(board, opening("widget", 2_599), 1_000)  # the same opening, logged again
+    assert board.earlier == () and board.sales["widget"].sale_id == sale_id
+    assert board.sales["widget"].status == sl.OPEN
+    figures = figures_of(board, {sale_id: counts_of(300, 6)})
+    assert figures.gmv_minor == 6 * 2_599 and figures.products["widget"]["left"] == 294
+
+
 def test_gmv_never_decreases_across_a_re_reveal() -> None:
     board = opened(SalesBoard(), opening("aurora", 399_900), 1_000)
     board = opened(board, opening("tea", 1_776), 2_000)
