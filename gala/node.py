@@ -40,6 +40,7 @@ from gala.runofshow.booked_cues import product_key
 from gala.runofshow.cue_effects import ShowCueEffects
 from gala.runofshow.registry import ShowRegistry
 from gala.runofshow.run_of_show import RunOfShow
+from gala.runofshow.sponsor_products import import_show_products
 from gala.runofshow.sponsor_view import show_facts
 from gala.settings import Settings, default_node_id
 from gala.stores.factory import StoreBundle, open_store
@@ -161,6 +162,8 @@ class Node:
         )
         if settings.demo_budget_minor:
             await node.fund_demo_budgets()
+        # the show files' products of each sponsor, as its own (created once, never overwritten)
+        await import_show_products(shows.all(), sponsors)
         run_of_show = RunOfShow(shows, sponsors, store.run_of_show, stage)
         answers = Answers(metrics, node.runtimes)
         for show in shows.all():

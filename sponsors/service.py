@@ -9,7 +9,8 @@ for comes as the model's typed commands (`NewProduct`, `ProductEdit`, `BookingRe
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from gala.kernel.clock import Clock
@@ -31,6 +32,8 @@ from .model import (
 from .ports import BookingStore, BudgetLedger, ProductStore
 
 MAX_ATTEMPTS = 20
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,31 @@ class SponsorService:
         if product is None:
             raise UnknownProduct(f"you have no product {product_id!r}")
         return product
+
+    async def import_products(self, sponsor_id: str, commands: Iterable[NewProduct]) -> list[str]:
+        """Create each product the sponsor does not have yet (by id) and return the ids created.
+        Idempotent: a product the sponsor already has, edited or not, is left exactly as it is,
+        so importing a show file's products again (every node start) never undoes an edit; two
+        nodes importing at once both end with one product (the store refuses the second create).
+        A product the rules refuse is skipped and raises nothing: `BadProduct` is logged."""
+        created = []
+        for command in commands:
+            if await self._products.product(sponsor_id, command.product_id) is not None:
+                continue
+            try:
+                await self._products.create_product(model.new_product(sponsor_id, command))
+            except model.ProductExists:
+                continue
+            except model.BadProduct as refused:
+                log.warning(
+                    "product %r of sponsor %r not imported: %s",
+                    command.product_id,
+                    sponsor_id,
+                    refused.message,
+                )
+                continue
+            created.append(command.product_id)
+        return created
 
     async def product_or_none(self, sponsor_id: str, product_id: str) -> Product | None:
         """For producers reviewing a booking: the product it reveals, as it is now."""

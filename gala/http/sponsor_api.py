@@ -15,6 +15,9 @@ never reads a mapping.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from aiohttp import web
 
 from gala.auth.tokens import SPONSOR
@@ -23,6 +26,7 @@ from gala.http.bodies import AfterCue, BookingInput, ProductChanges, ProductInpu
 from gala.http.responses import caller_of, csv_response, json_response, services
 from gala.results.report import for_sponsor, results_as_csv
 from gala.runofshow.sponsor_view import sponsor_show_view, visible_show
+from overlays.model import ShowOverlay
 from sponsors.model import (
     BadProduct,
     BookingRequest,
@@ -32,6 +36,7 @@ from sponsors.model import (
     Slot,
 )
 from sponsors.service import SponsorService
+from stage_control.model import Cue
 
 SPONSOR_API = "/api/sponsor"
 
@@ -87,6 +92,34 @@ def booking_request_of(body: BookingInput) -> BookingRequest:
             duration_ms=drop.duration_ms,
         ),
     )
+
+
+def with_cues(results: Mapping[str, Any], cues: Sequence[Cue]) -> dict[str, Any]:
+    """Each reveal row with the cue that revealed it (`cue_id`, `cue_number`, or None when no
+    cue of the run of show reveals that product now): the n-th reveal of a product is put down
+    to the n-th cue of the run of show that reveals it, the last one for any later reveal (an
+    encore fired again). Ids and numbers only, never a label."""
+    revealing: dict[str, list[Cue]] = {}
+    for cue in cues:
+        for action in cue.actions:
+            if isinstance(action, ShowOverlay) and action.overlay.get("kind") == "product":
+                product = action.overlay.get("product", {})
+                revealing.setdefault(str(product.get("id")), []).append(cue)
+    seen: dict[str, int] = {}
+    rows = []
+    for row in results["reveals"]:
+        candidates = revealing.get(row["product_id"], [])
+        index = seen.get(row["product_id"], 0)
+        seen[row["product_id"]] = index + 1
+        fired = candidates[min(index, len(candidates) - 1)] if candidates else None
+        rows.append(
+            {
+                **row,
+                "cue_id": fired.id if fired is not None else None,
+                "cue_number": fired.number if fired is not None else None,
+            }
+        )
+    return {**results, "reveals": rows}
 
 
 def _sponsor(request: web.Request) -> tuple[str, SponsorService]:
@@ -163,7 +196,8 @@ async def show_results(request: web.Request) -> web.Response:
     sponsor_id, _ = _sponsor(request)
     node = services(request)
     show = visible_show(node.shows, sponsor_id, request.match_info["show_id"])
-    return json_response(ok(for_sponsor(await node.show_results(show.id), sponsor_id)))
+    results = for_sponsor(await node.show_results(show.id), sponsor_id)
+    return json_response(ok(with_cues(results, node.shows.get(show.id).cues)))
 
 
 async def show_results_csv(request: web.Request) -> web.StreamResponse:

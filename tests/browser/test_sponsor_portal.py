@@ -54,7 +54,7 @@ async def test_a_reveal_booked_in_the_portal_is_approved_in_the_console(
     await portal.fill('#product-form input[name="id"]', "x5")
     for locale in LOCALES:
         await portal.fill(f'#names input[data-locale="{locale}"]', f"Acme X5 {locale}")
-    await portal.fill('#product-form input[name="price_minor"]', "399900")
+    await portal.fill('#product-form input[name="price"]', "3999")  # CNY, not minor units
     await portal.fill('#product-form input[name="stock"]', "0")
     await portal.click("#product-save")
     await portal.wait_for_selector('#products tr[data-id="x5"]')

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,21 @@ import pytest
 import socketio
 
 from gala.auth.tokens import SPONSOR, hash_password
+from gala.http.sponsor_api import with_cues
+from gala.runofshow.showfile import parse_show
+from gala.runofshow.sponsor_products import import_show_products, show_file_products
+from gala.settings import Settings
 from gala.stores.ports import Account
-from tests.support import LOCALES, RunningServer, producer_client
+from overlays.model import ShowOverlay
+from stage_control.model import Cue
+from tests.support import (
+    LOCALES,
+    RunningServer,
+    producer_client,
+    running_server,
+    show_toml,
+    write_show,
+)
 
 SHOW = "test-show"
 P = "/producer"
@@ -100,7 +114,8 @@ async def test_a_sponsor_manages_its_products_and_books_reveals_through_the_api(
             "POST", "/api/sponsor/products", {**X5, "id": "en-only", "name": {"en": "X"}}
         )
         status, listed = await api.call("GET", "/api/sponsor/products")
-        assert [p["id"] for p in listed["data"]] == ["empty", "en-only", "x5"]
+        # "widget": the show file's product of acme, imported as acme's own when the node started
+        assert [p["id"] for p in listed["data"]] == ["empty", "en-only", "widget", "x5"]
 
         drop = {"budget_minor": 600_000, "envelopes": 100}
         status, booked = await api.call("POST", "/api/sponsor/bookings", reveal(drop=drop))
@@ -350,3 +365,106 @@ async def test_only_producers_reach_the_booking_review_messages(
     finally:
         await client.disconnect()
     assert ack["ok"] is False and ack["error"]["code"] == "forbidden"
+
+
+# --- the show file's products of a sponsor ---------------------------------------------------
+
+
+async def test_a_sponsor_sees_and_books_the_products_its_show_file_declares(
+    server: RunningServer,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        api = Api(http, server.base_url, await sponsor_token(server, "brand", "acme"))
+        status, listed = await api.call("GET", "/api/sponsor/products")
+        assert status == 200
+        assert listed["data"] == [
+            {
+                "id": "widget",
+                "sponsor_id": "acme",
+                "name": {loc: f"Widget {loc}" for loc in LOCALES},
+                "description": {},
+                "image_url": "/static/demo/products/aurora-x5.svg",
+                "price_minor": 12990,
+                "stock": 100,
+                "per_viewer_limit": 2,
+            }
+        ]
+        status, booked = await api.call(
+            "POST", "/api/sponsor/bookings", {**reveal(), "product_id": "widget"}
+        )
+        assert status == 201 and booked["data"]["product_id"] == "widget"
+        rival = Api(http, server.base_url, await sponsor_token(server, "rival", "borealis"))
+        status, theirs = await rival.call("GET", "/api/sponsor/products")
+        assert (status, theirs["data"]) == (200, [])
+
+
+async def test_importing_the_show_files_products_again_keeps_the_sponsors_edits(
+    server: RunningServer,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        api = Api(http, server.base_url, await sponsor_token(server, "brand", "acme"))
+        edit = {"stock": 7, "price_minor": 9900, "description": {"en": "Ours now"}}
+        status, _ = await api.call("PATCH", "/api/sponsor/products/widget", edit)
+        assert status == 200
+        node = server.node
+        assert await import_show_products(node.shows.all(), node.sponsors) == {}
+        _, listed = await api.call("GET", "/api/sponsor/products")
+        [widget] = listed["data"]
+        assert (widget["stock"], widget["price_minor"], widget["description"]) == (
+            7,
+            9900,
+            {"en": "Ours now"},
+        )
+
+
+async def test_a_restarted_node_keeps_the_edited_show_file_product(tmp_path: Path) -> None:
+    settings = Settings(
+        store_url=f"sqlite:///{tmp_path / 'gala.db'}",
+        show_files=(write_show(tmp_path),),
+        port=0,
+    )
+    for stock in (None, 7):
+        async with running_server(settings) as running, aiohttp.ClientSession() as http:
+            api = Api(http, running.base_url, await sponsor_token(running, "brand", "acme"))
+            if stock is None:
+                await api.call("PATCH", "/api/sponsor/products/widget", {"stock": 7})
+            else:
+                _, listed = await api.call("GET", "/api/sponsor/products")
+                assert [(p["id"], p["stock"]) for p in listed["data"]] == [("widget", stock)]
+
+
+async def test_a_show_file_product_the_sponsor_rules_refuse_is_skipped(tmp_path: Path) -> None:
+    huge = show_toml().replace("stock = 100\n", f"stock = {10**8}\n", 1)  # above MAX_STOCK
+    assert huge != show_toml()
+    assert [p.stock for p in show_file_products(parse_show(tomllib.loads(huge)))["acme"]] == [10**8]
+    path = tmp_path / "huge.toml"
+    path.write_text(huge, encoding="utf-8")
+    settings = Settings(
+        store_url=f"sqlite:///{tmp_path / 'gala.db'}", show_files=(str(path),), port=0
+    )
+    async with running_server(settings) as running, aiohttp.ClientSession() as http:
+        api = Api(http, running.base_url, await sponsor_token(running, "brand", "acme"))
+        assert (await api.call("GET", "/api/sponsor/products"))[1]["data"] == []
+
+
+def test_each_reveal_row_names_the_cue_that_revealed_it_by_id_and_number() -> None:
+    def revealing(cue_id: str, number: str, product_id: str) -> Cue:
+        card = {"id": product_id, "kind": "product", "product": {"id": product_id}}
+        return Cue(cue_id, number, "a label", actions=(ShowOverlay("product_card", card),))
+
+    cues = [
+        revealing("c01", "1", "x5"),
+        Cue("c02", "2", "banner"),
+        revealing("c03", "3", "x5"),
+        revealing("c04", "4", "watch"),
+    ]
+    rows = [{"product_id": p, "seq": i} for i, p in enumerate(["x5", "watch", "x5", "x5", "gone"])]
+    named = with_cues({"reveals": rows, "drops": []}, cues)["reveals"]
+    assert [(r["cue_id"], r["cue_number"]) for r in named] == [
+        ("c01", "1"),
+        ("c04", "4"),
+        ("c03", "3"),
+        ("c03", "3"),  # an encore of the last cue that reveals it
+        (None, None),
+    ]
+    assert all("label" not in str(r) for r in named)

@@ -1,11 +1,16 @@
-/* The sponsor portal: lists, creates and edits the sponsor's products, books reveals and lists
-   bookings with their state, all through the JSON API (/api/sponsor/...) with the page's token.
-   The server decides everything; this page only shows its answers and its error messages. */
+/* The sponsor portal: lists, creates and edits the sponsor's products (the show files' products
+   of this sponsor among them), books reveals and lists bookings with their state, and shows the
+   live results, all through the JSON API (/api/sponsor/...) with the page's token.
+   The server decides everything; this page only shows its answers and its error messages.
+   Amounts travel in integer minor units; this page shows them in the show's currency for the
+   browser's locale (Intl.NumberFormat with the currency's exponent) and reads amounts typed in
+   the currency's main unit. Of the run of show a sponsor sees cue ids and numbers, never labels. */
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("gala-config").textContent);
   var $ = function (id) { return document.getElementById(id); };
   var shows = [], products = [], editing = null;
+  var FALLBACK_SHOW = { currency: "CNY", currency_exponent: 2, locales: ["en"], default_locale: "en", timezone: "UTC", cues: [] };
 
   function api(method, path, body) {
     return fetch("/api/sponsor" + path, {
@@ -18,46 +23,109 @@
     });
   }
   function say(text, error) { var m = $("message"); m.textContent = text; m.className = "message" + (error ? " error" : ""); }
-  function cell(row, text) { var td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
+  function option(select, value, text) { var o = document.createElement("option"); o.value = value; o.textContent = text; select.appendChild(o); }
+  function headers(table) {
+    return Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) { return th.textContent; });
+  }
+  /* A row of cells, each labelled with its column's header (the phone layout shows the label). */
+  function row(table, values) {
+    var tr = document.createElement("tr"), names = headers(table);
+    values.forEach(function (value, i) {
+      var td = document.createElement("td");
+      td.dataset.label = names[i] || "";
+      if (value instanceof Node) { td.appendChild(value); } else { td.textContent = String(value); }
+      tr.appendChild(td);
+    });
+    table.querySelector("tbody").appendChild(tr);
+    return tr;
+  }
+
+  /* --- shows, money, counts ---------------------------------------------------------------- */
+  function showById(id) { return shows.filter(function (s) { return s.id === id; })[0]; }
+  /* Products have no currency of their own: their amounts are in the currency of the sponsor's
+     shows (the first one the portal lists). */
+  function mainShow() { return shows[0] || FALLBACK_SHOW; }
+  function money(minor, show) {
+    show = show || mainShow();
+    var exponent = show.currency_exponent;
+    return new Intl.NumberFormat(undefined, {
+      style: "currency", currency: show.currency,
+      minimumFractionDigits: exponent, maximumFractionDigits: exponent
+    }).format(minor / Math.pow(10, exponent));
+  }
+  function count(n) { return new Intl.NumberFormat().format(n); }
+  /* An amount typed in the currency's main unit, in minor units (NaN if not a number). */
+  function minorOf(text, show) {
+    show = show || mainShow();
+    if (text === "" || text === null) return NaN;
+    return Math.round(Number(text) * Math.pow(10, show.currency_exponent));
+  }
+  function majorOf(minor, show) {
+    show = show || mainShow();
+    return (minor / Math.pow(10, show.currency_exponent)).toFixed(show.currency_exponent);
+  }
+  function showCurrency() {
+    var show = mainShow();
+    document.querySelectorAll(".currency-code").forEach(function (span) { span.textContent = show.currency; });
+    var step = String(Math.pow(10, -show.currency_exponent));
+    document.querySelectorAll('input[name="price"], input[name="flash_price"], input[name="drop_budget"]')
+      .forEach(function (input) { input.step = show.currency_exponent ? step : "1"; });
+  }
   function locales() {
     var all = {};
     shows.forEach(function (s) { s.locales.forEach(function (l) { all[l] = true; }); });
     var list = Object.keys(all);
     return list.length ? list : ["en"];
   }
-  function defaultLocale() { return shows.length ? shows[0].default_locale : "en"; }
-  function option(select, value, text) { var o = document.createElement("option"); o.value = value; o.textContent = text; select.appendChild(o); }
+  function defaultLocale() { return mainShow().default_locale; }
+  function nameOf(texts, fallback) {
+    texts = texts || {};
+    return texts[defaultLocale()] || texts.en || Object.values(texts)[0] || fallback;
+  }
+  function cueText(show, cueId) {
+    var cue = (show ? show.cues : []).filter(function (c) { return c.id === cueId; })[0];
+    return cue ? "cue " + cue.number + " (id " + cue.id + ")" : "cue id " + cueId;
+  }
 
-  function renderNames(product) {
-    var box = $("names");
+  /* --- products ---------------------------------------------------------------------------- */
+  function renderTexts(boxId, prefix, texts, required, multiline) {
+    var box = $(boxId);
     box.querySelectorAll("label").forEach(function (l) { l.remove(); });
     locales().forEach(function (locale) {
       var label = document.createElement("label");
       label.textContent = locale + " ";
-      var input = document.createElement("input");
-      input.name = "name-" + locale; input.dataset.locale = locale; input.required = true;
-      input.value = product ? (product.name[locale] || "") : "";
+      var input = document.createElement(multiline ? "textarea" : "input");
+      if (multiline) input.rows = 2;
+      input.name = prefix + "-" + locale; input.dataset.locale = locale; input.required = required;
+      input.lang = locale; input.dir = "auto";
+      input.value = texts ? (texts[locale] || "") : "";
       label.appendChild(input); box.appendChild(label);
     });
   }
+  function renderProductTexts(product) {
+    renderTexts("names", "name", product && product.name, true, false);
+    renderTexts("descriptions", "description", product && product.description, false, true);
+  }
+  function collect(boxId) {
+    var texts = {};
+    $(boxId).querySelectorAll("input, textarea").forEach(function (i) { if (i.value.trim()) texts[i.dataset.locale] = i.value; });
+    return texts;
+  }
 
   function renderProducts() {
-    var body = $("products").querySelector("tbody");
-    body.textContent = "";
-    var select = $("booking-product");
+    var table = $("products");
+    table.querySelector("tbody").textContent = "";
+    var select = $("booking-product"), chosen = select.value;
     select.textContent = "";
     products.forEach(function (p) {
-      var row = document.createElement("tr");
-      row.dataset.id = p.id;
-      cell(row, p.id); cell(row, p.name[defaultLocale()] || Object.values(p.name)[0]);
-      cell(row, String(p.price_minor)); cell(row, String(p.stock));
       var edit = document.createElement("button");
       edit.type = "button"; edit.textContent = "Edit";
       edit.addEventListener("click", function () { startEdit(p); });
-      cell(row, "").appendChild(edit);
-      body.appendChild(row);
-      option(select, p.id, p.id);
+      var tr = row(table, [p.id, nameOf(p.name, p.id), money(p.price_minor), count(p.stock), count(p.per_viewer_limit), edit]);
+      tr.dataset.id = p.id;
+      option(select, p.id, nameOf(p.name, p.id) + " (" + p.id + ", " + money(p.price_minor) + ")");
     });
+    if (chosen && products.some(function (p) { return p.id === chosen; })) select.value = chosen;
   }
 
   function startEdit(product) {
@@ -65,33 +133,60 @@
     var form = $("product-form");
     $("product-form-title").textContent = "Edit " + product.id;
     form.elements.id.value = product.id; form.elements.id.readOnly = true;
-    form.elements.description.value = product.description[defaultLocale()] || "";
     form.elements.image_url.value = product.image_url;
-    form.elements.price_minor.value = product.price_minor;
+    form.elements.price.value = majorOf(product.price_minor);
     form.elements.stock.value = product.stock;
     form.elements.per_viewer_limit.value = product.per_viewer_limit;
-    renderNames(product);
+    renderProductTexts(product);
   }
 
+  $("product-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var f = event.target.elements;
+    var body = {
+      name: collect("names"), description: collect("descriptions"), image_url: f.image_url.value,
+      price_minor: minorOf(f.price.value), stock: Number(f.stock.value),
+      per_viewer_limit: Number(f.per_viewer_limit.value || 1)
+    };
+    var call = editing ? api("PATCH", "/products/" + editing.id, body)
+                       : api("POST", "/products", Object.assign({ id: f.id.value }, body));
+    call.then(function (p) {
+      say("Saved " + p.id); resetProductForm();
+      return refresh().then(function () { $("booking-product").value = p.id; });
+    }).catch(function (e) { say(e.message, true); });
+  });
+  function resetProductForm() {
+    editing = null; $("product-form").reset(); $("product-form").elements.id.readOnly = false;
+    $("product-form-title").textContent = "New product"; renderProductTexts(null);
+  }
+  $("product-new").addEventListener("click", function (event) { event.preventDefault(); resetProductForm(); });
+
+  /* --- bookings ---------------------------------------------------------------------------- */
   function renderCues() {
-    var show = shows.filter(function (s) { return s.id === $("booking-show").value; })[0];
+    var show = showById($("booking-show").value);
     var select = $("booking-cue");
     select.textContent = "";
-    (show ? show.cues : []).forEach(function (c) { option(select, c.id, c.number + " (" + c.id + ")"); });
+    (show ? show.cues : []).forEach(function (c) { option(select, c.id, "Cue " + c.number + " · id " + c.id); });
   }
+  function showSlotKind() {
+    var atTime = $("slot-kind").value === "at";
+    $("cue-field").hidden = atTime; $("at-field").hidden = !atTime;
+    $("booking-form").elements.at.required = atTime;
+  }
+  $("slot-kind").addEventListener("change", showSlotKind);
+  $("booking-show").addEventListener("change", renderCues);
 
   function renderBookings(bookings) {
-    var body = $("bookings").querySelector("tbody");
-    body.textContent = "";
+    var table = $("bookings");
+    table.querySelector("tbody").textContent = "";
     bookings.forEach(function (b) {
-      var row = document.createElement("tr");
-      row.dataset.id = b.id;
-      cell(row, b.show_id); cell(row, b.product_id);
-      cell(row, b.slot.after_cue ? "after cue " + b.slot.after_cue : "at " + b.slot.at);
-      cell(row, b.drop ? b.drop.envelopes + " × " + b.drop.budget_minor : "—");
-      var state = cell(row, b.state + (b.reason ? ": " + b.reason : ""));
-      state.className = "state-" + b.state;
-      var actions = cell(row, "");
+      var show = showById(b.show_id);
+      var product = products.filter(function (p) { return p.id === b.product_id; })[0];
+      var slot = b.slot.after_cue ? "after " + cueText(show, b.slot.after_cue) : "at " + b.slot.at;
+      var sale = Math.round(b.sale_duration_ms / 1000) + " s" +
+        (b.flash_price_minor ? ", flash price " + money(b.flash_price_minor, show) : "");
+      var drop = b.drop ? count(b.drop.envelopes) + " envelopes, " + money(b.drop.budget_minor, show) : "—";
+      var actions = document.createElement("span");
       if (b.state === "pending") {
         var withdraw = document.createElement("button");
         withdraw.type = "button"; withdraw.textContent = "Withdraw";
@@ -100,85 +195,71 @@
         });
         actions.appendChild(withdraw);
       }
-      body.appendChild(row);
+      var tr = row(table, [show ? show.title : b.show_id,
+                           product ? nameOf(product.name, b.product_id) + " (" + b.product_id + ")" : b.product_id,
+                           slot, sale, drop, b.state + (b.reason ? ": " + b.reason : ""), actions]);
+      tr.dataset.id = b.id;
+      tr.children[5].className = "state-" + b.state;
     });
   }
 
+  function renderBudget(budget) {
+    $("budget").textContent = money(budget.available_minor) + " available of " + money(budget.balance_minor);
+  }
   function refresh() {
     return Promise.all([api("GET", "/products"), api("GET", "/bookings"), api("GET", "/budget")])
-      .then(function (got) {
-        products = got[0]; renderProducts(); renderBookings(got[1]);
-        $("budget").textContent = got[2].available_minor + " available of " + got[2].balance_minor;
-      });
+      .then(function (got) { products = got[0]; renderProducts(); renderBookings(got[1]); renderBudget(got[2]); });
   }
-
-  $("product-form").addEventListener("submit", function (event) {
-    event.preventDefault();
-    var f = event.target.elements, name = {}, description = {};
-    $("names").querySelectorAll("input").forEach(function (i) { if (i.value) name[i.dataset.locale] = i.value; });
-    if (f.description.value) description[defaultLocale()] = f.description.value;
-    var body = {
-      name: name, description: description, image_url: f.image_url.value,
-      price_minor: Number(f.price_minor.value), stock: Number(f.stock.value),
-      per_viewer_limit: Number(f.per_viewer_limit.value || 1)
-    };
-    var call = editing ? api("PATCH", "/products/" + editing.id, body)
-                       : api("POST", "/products", Object.assign({ id: f.id.value }, body));
-    call.then(function (p) { say("Saved " + p.id); resetProductForm(); return refresh(); })
-        .catch(function (e) { say(e.message, true); });
-  });
-  function resetProductForm() {
-    editing = null; $("product-form").reset(); $("product-form").elements.id.readOnly = false;
-    $("product-form-title").textContent = "New product"; renderNames(null);
+  /* Producers approve or reject meanwhile: the bookings and the budget are polled every 5 s. */
+  function refreshBookings() {
+    return Promise.all([api("GET", "/bookings"), api("GET", "/budget")])
+      .then(function (got) { renderBookings(got[0]); renderBudget(got[1]); })
+      .catch(function () { /* the next poll tries again */ });
   }
-  $("product-new").addEventListener("click", function (event) { event.preventDefault(); resetProductForm(); });
+  setInterval(refreshBookings, 5000);
 
-  $("slot-kind").addEventListener("change", function () {
-    var atTime = $("slot-kind").value === "at";
-    $("cue-field").hidden = atTime; $("at-field").hidden = !atTime;
-  });
-  $("booking-show").addEventListener("change", renderCues);
   $("booking-form").addEventListener("submit", function (event) {
     event.preventDefault();
-    var f = event.target.elements;
+    var f = event.target.elements, show = showById(f.show_id.value);
     var body = {
       show_id: f.show_id.value, product_id: f.product_id.value,
       slot: f.slot_kind.value === "at" ? { at: f.at.value } : { after_cue: f.after_cue.value },
       sale_duration_ms: Number(f.sale_s.value) * 1000
     };
-    if (f.flash_price_minor.value) body.flash_price_minor = Number(f.flash_price_minor.value);
-    if (f.drop_budget.value) body.drop = { budget_minor: Number(f.drop_budget.value), envelopes: Number(f.drop_envelopes.value) };
+    if (f.flash_price.value) body.flash_price_minor = minorOf(f.flash_price.value, show);
+    if (f.drop_budget.value) body.drop = { budget_minor: minorOf(f.drop_budget.value, show), envelopes: Number(f.drop_envelopes.value) };
     api("POST", "/bookings", body).then(function (b) { say("Booked: " + b.id + " is pending approval"); return refresh(); })
       .catch(function (e) { say(e.message, true); });
   });
 
-  /* Results of the chosen show: the sponsor's own reveals and drops, polled every 2 s. */
-  function money(minor, show) {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency: show.currency })
-      .format(minor / Math.pow(10, show.currency_exponent));
+  /* --- results: the sponsor's own reveals and drops of the chosen show, polled every 2 s ------ */
+  function timeOf(ms, show) {
+    return new Intl.DateTimeFormat(undefined, {
+      timeZone: show.timezone, hour: "2-digit", minute: "2-digit", second: "2-digit"
+    }).format(new Date(ms));
   }
   function renderResults(results, show) {
-    var body = document.querySelector("#results-reveals tbody");
-    body.replaceChildren();
+    var reveals = $("results-reveals");
+    reveals.querySelector("tbody").replaceChildren();
     results.reveals.forEach(function (r) {
-      var tr = document.createElement("tr");
-      var name = r.name ? (r.name[defaultLocale()] || r.name.en || r.product_id) : r.product_id;
-      [name, r.viewers_online === null ? "–" : r.viewers_online, r.displayed, r.taps,
-       r.orders, r.units, money(r.gmv_minor, show),
-       r.conversion === null ? "–" : (r.conversion * 100).toFixed(1) + " %"].forEach(function (v) { cell(tr, String(v)); });
-      body.appendChild(tr);
+      var cue = r.cue_number !== null && r.cue_number !== undefined ? "Cue " + r.cue_number : "Cue ?";
+      row(reveals, [
+        cue + " · " + timeOf(r.at_ms, show),
+        nameOf(r.name, r.product_id),
+        r.viewers_online === null ? "–" : count(r.viewers_online),
+        count(r.displayed), count(r.taps), count(r.orders), count(r.units), money(r.gmv_minor, show),
+        r.conversion === null ? "–" : new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 }).format(r.conversion)
+      ]).dataset.seq = r.seq;
     });
-    var drops = document.querySelector("#results-drops tbody");
-    drops.replaceChildren();
+    var drops = $("results-drops");
+    drops.querySelector("tbody").replaceChildren();
     results.drops.forEach(function (d) {
-      var tr = document.createElement("tr");
-      [d.name, d.status, d.grabbed + " / " + d.envelopes, money(d.given_minor, show),
-       money(d.refunded_minor, show)].forEach(function (v) { cell(tr, String(v)); });
-      drops.appendChild(tr);
+      row(drops, [d.name, d.status, count(d.grabbed) + " / " + count(d.envelopes),
+                  money(d.given_minor, show), money(d.refunded_minor, show)]);
     });
   }
   function pollResults() {
-    var show = shows.filter(function (s) { return s.id === $("results-show").value; })[0];
+    var show = showById($("results-show").value);
     if (!show) return;
     $("results-csv").href = "/api/sponsor/shows/" + show.id + "/results.csv";
     api("GET", "/shows/" + show.id + "/results").then(function (r) { renderResults(r, show); })
@@ -197,11 +278,13 @@
   });
   setInterval(pollResults, 2000);
 
+  showSlotKind();
   api("GET", "/me").then(function (me) {
     shows = me.shows;
     shows.forEach(function (s) { option($("booking-show"), s.id, s.title); option($("results-show"), s.id, s.title); });
+    showCurrency();
     pollResults();
-    renderCues(); renderNames(null);
+    renderCues(); renderProductTexts(null);
     return refresh();
   }).catch(function (e) { say(e.message, true); });
 })();
