@@ -7,9 +7,13 @@ happened (`Outcome`s: the show went live, a cue executed, the stage was panicked
 turns outcomes into public events. Timers are data, not tasks: `Tick(now)` executes whatever is
 due, so a server-side scheduler can drive them and they survive a console closing or a restart.
 
-Two rules keep concurrent consoles safe: a GO names the cue it believes is on standby (two GOs
-pressed together name the same cue, and only the first fires), and the standby moves past a cue
-the moment it is triggered (so a GO during a pre-wait or an auto-follow never fires it twice).
+Cues execute in the order of the list. A GO names the cue it believes is on standby (two GOs
+pressed together name the same cue, and only the first fires). The standby moves past a cue the
+moment a GO triggers it, so a GO during its pre-wait never fires it twice; a GO while that
+pre-wait runs is refused (`pre_wait_pending`), since the next cue would otherwise execute first.
+A cue waiting on an auto-follow stays on standby with its timer: a GO fires it now (the timer is
+consumed), and when the timer runs out first the standby moves on by itself. So a GO never skips
+a pending cue and never lands before it.
 """
 
 from __future__ import annotations
@@ -50,6 +54,10 @@ class EndOfCueList(Conflict):
 
 class StartOfCueList(Conflict):
     code = "start_of_cue_list"
+
+
+class PreWaitPending(Conflict):
+    code = "pre_wait_pending"
 
 
 class UnknownCue(NotFound):
@@ -176,6 +184,8 @@ class ArmClock:
 Command = Go | SetStandby | Back | Panic | EndShow | Reset | Tick | ArmClock
 
 TIME_OF_DAY = "time_of_day"
+PRE_WAIT = "pre_wait"
+AUTO_FOLLOW = "auto_follow"
 
 # --- outcomes ----------------------------------------------------------------------------------
 
@@ -245,17 +255,35 @@ def _go(sheet: Sequence[Cue], state: StageState, command: Go, now_ms: int) -> De
             f"the standby cue is now {state.standby_cue_id!r}, not "
             f"{command.expected_standby!r}; another console moved it"
         )
+    waiting = sorted((t for t in state.timers if t.reason == PRE_WAIT), key=lambda t: t.due_ms)
+    if waiting:
+        left_s = max(0, waiting[0].due_ms - now_ms) / 1000
+        raise PreWaitPending(
+            f"cue {waiting[0].cue_id!r} is still in its pre-wait ({left_s:.1f} s left); "
+            "GO again once it has executed (PANIC stops it)"
+        )
     standby_id = state.standby_cue_id
-    if standby_id is None:
-        raise EndOfCueList("no cue is on standby: the cue list is finished")
     outcomes: list[Outcome] = []
+    follows = [t for t in state.timers if t.reason == AUTO_FOLLOW]
+    if follows:
+        # the pending auto-follows execute now, first: nothing fires ahead of a triggered cue
+        others = tuple(t for t in state.timers if t.reason != AUTO_FOLLOW)
+        brought = tuple(replace(t, due_ms=min(t.due_ms, now_ms)) for t in follows)
+        decision = _run_due_timers(sheet, replace(state, timers=(*others, *brought)), now_ms, ())
+        state, outcomes = decision.state, list(decision.outcomes)
+        if any(isinstance(o, CueExecuted) and o.cue.id == standby_id for o in outcomes):
+            return Decision(state, tuple(outcomes))
+    if standby_id is None:
+        if outcomes:
+            return Decision(state, tuple(outcomes))
+        raise EndOfCueList("no cue is on standby: the cue list is finished")
     if state.phase == PRE_SHOW:
         state = replace(state, phase=LIVE, started_at_ms=now_ms)
-        outcomes.append(PhaseChanged(LIVE, now_ms))
+        outcomes.insert(0, PhaseChanged(LIVE, now_ms))
     index = _index_of(sheet, standby_id)
     cue = sheet[index]
     state = replace(state, standby_cue_id=_cue_id_at(sheet, index + 1))
-    state = _schedule(state, Timer(cue.id, now_ms + cue.pre_wait_ms, "pre_wait"))
+    state = _schedule(state, Timer(cue.id, now_ms + cue.pre_wait_ms, PRE_WAIT))
     return _run_due_timers(sheet, state, now_ms, tuple(outcomes))
 
 
@@ -273,28 +301,28 @@ def _arm_clock(sheet: Sequence[Cue], state: StageState, command: ArmClock, now_m
 def _run_due_timers(
     sheet: Sequence[Cue], state: StageState, now_ms: int, outcomes: tuple[Outcome, ...]
 ) -> Decision:
-    """Execute due timers in due order; an executed cue may schedule its auto-follow, which runs
-    in the same call when it is already due (a chain of zero-delay follows executes at once)."""
+    """Execute due timers in due order (cue-list order for the same instant); an executed cue
+    may schedule its auto-follow, which runs in the same call when it is already due (a chain of
+    zero-delay follows executes at once). A cue that executes while on standby moves the
+    standby on; a follower stays on standby until its timer runs out or a GO fires it."""
     done = list(outcomes)
     while True:
         due = [timer for timer in state.timers if timer.due_ms <= now_ms]
         if not due:
             return Decision(state, tuple(done))
-        timer = min(due, key=lambda t: t.due_ms)
+        timer = min(due, key=lambda t: (t.due_ms, _index_of(sheet, t.cue_id)))
         state = replace(state, timers=tuple(t for t in state.timers if t is not timer))
         index = _index_of(sheet, timer.cue_id)
         cue = sheet[index]
         done.append(CueExecuted(cue, timer.due_ms))
         state = replace(state, last_cue_id=cue.id)
-        if timer.reason == TIME_OF_DAY and state.standby_cue_id == cue.id:
+        if state.standby_cue_id == cue.id:
             state = replace(state, standby_cue_id=_cue_id_at(sheet, index + 1))
         follower_id = _cue_id_at(sheet, index + 1)
         if cue.auto_follow_ms is not None and follower_id is not None:
             follower = sheet[index + 1]
             due_ms = timer.due_ms + cue.auto_follow_ms + follower.pre_wait_ms
-            state = _schedule(state, Timer(follower_id, due_ms, "auto_follow"))
-            if state.standby_cue_id == follower_id:
-                state = replace(state, standby_cue_id=_cue_id_at(sheet, index + 2))
+            state = _schedule(state, Timer(follower_id, due_ms, AUTO_FOLLOW))
 
 
 def _schedule(state: StageState, timer: Timer) -> StageState:

@@ -31,7 +31,8 @@ VENDOR_FILES = {
 def render(request: web.Request, name: str, **context: Any) -> web.Response:
     template = request.app[appkeys.TEMPLATES].get_template(name)
     response = web.Response(text=template.render(**context), content_type="text/html")
-    response.headers["X-Frame-Options"] = "DENY"
+    # same origin only: the console frames the viewer page as its phone preview
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 

@@ -56,16 +56,72 @@ def test_pre_wait_delays_the_cue_until_the_timer_is_due() -> None:
     assert fired.state.timers == ()
 
 
-def test_auto_follow_fires_the_next_cue_after_its_delay_and_skips_it_on_standby() -> None:
+def test_auto_follow_fires_the_next_cue_after_its_delay_and_then_moves_the_standby() -> None:
     clock = ManualClock()
     state = m.initial_state(SHEET)
     state = m.decide(SHEET, state, m.SetStandby("c3"), clock.now_ms()).state
     decision = m.decide(SHEET, state, m.Go("c3"), clock.now_ms())
     assert executed(decision) == ["c3"]
-    assert decision.state.standby_cue_id == "c5", "c4 is already triggered by the follow"
+    assert decision.state.standby_cue_id == "c4", "the follower waits on standby with its timer"
     assert decision.state.timers == (m.Timer("c4", clock.now_ms() + 4000, "auto_follow"),)
     clock.advance(4000)
-    assert executed(m.decide(SHEET, decision.state, m.Tick(), clock.now_ms())) == ["c4"]
+    fired = m.decide(SHEET, decision.state, m.Tick(), clock.now_ms())
+    assert executed(fired) == ["c4"]
+    assert fired.state.standby_cue_id == "c5" and fired.state.timers == ()
+
+
+def test_go_during_a_pending_auto_follow_fires_the_pending_cue_now_and_consumes_its_timer() -> None:
+    state = m.decide(SHEET, m.initial_state(SHEET), m.SetStandby("c3"), 0).state
+    state = m.decide(SHEET, state, m.Go("c3"), 0).state
+    early = m.decide(SHEET, state, m.Go("c4"), 1500)
+    assert early.outcomes == (m.CueExecuted(SHEET[3], 1500),)
+    assert early.state.timers == () and early.state.standby_cue_id == "c5"
+    assert early.state.last_cue_id == "c4"
+    assert executed(m.decide(SHEET, early.state, m.Tick(), 10_000)) == [], "the timer is spent"
+
+
+def test_cues_execute_in_list_order_when_go_is_pressed_during_an_auto_follow() -> None:
+    """The demo's 6 -> 6.1 -> 6.2: a GO during 6's follow fires 6.1, never 6.2 ahead of it."""
+    state = m.decide(SHEET, m.initial_state(SHEET), m.SetStandby("c3"), 0).state
+    decision = m.decide(SHEET, state, m.Go("c3"), 0)
+    order, state = executed(decision), decision.state
+    for now_ms in (1000, 2000):
+        decision = m.decide(SHEET, state, m.Go(state.standby_cue_id), now_ms)
+        order += executed(decision)
+        state = decision.state
+    order += executed(m.decide(SHEET, state, m.Tick(), 60_000))
+    assert order == ["c3", "c4", "c5", "c6", "c7"]
+
+
+def test_two_gos_pressed_together_during_an_auto_follow_fire_the_pending_cue_once() -> None:
+    state = m.decide(SHEET, m.initial_state(SHEET), m.SetStandby("c3"), 0).state
+    state = m.decide(SHEET, state, m.Go("c3"), 0).state
+    first = m.decide(SHEET, state, m.Go("c4"), 100)
+    assert executed(first) == ["c4"]
+    with pytest.raises(m.StandbyChanged):
+        m.decide(SHEET, first.state, m.Go("c4"), 101)
+
+
+def test_go_during_a_pre_wait_is_refused_so_the_next_cue_never_executes_first() -> None:
+    state = m.decide(SHEET, m.initial_state(SHEET), m.Go("c1"), 0).state
+    state = m.decide(SHEET, state, m.Go("c2"), 0).state
+    assert state.standby_cue_id == "c3"
+    with pytest.raises(m.PreWaitPending) as refused:
+        m.decide(SHEET, state, m.Go("c3"), 500)
+    assert refused.value.code == "pre_wait_pending"
+    assert "1.5 s left" in str(refused.value)
+    after = m.decide(SHEET, state, m.Tick(), 2000)
+    assert executed(after) == ["c2"]
+    assert executed(m.decide(SHEET, after.state, m.Go("c3"), 2001)) == ["c3"]
+
+
+def test_go_after_a_jump_away_from_a_pending_follower_executes_the_follower_first() -> None:
+    state = m.decide(SHEET, m.initial_state(SHEET), m.SetStandby("c3"), 0).state
+    state = m.decide(SHEET, state, m.Go("c3"), 0).state
+    state = m.decide(SHEET, state, m.SetStandby("c7"), 10).state
+    decision = m.decide(SHEET, state, m.Go("c7"), 20)
+    assert decision.outcomes == (m.CueExecuted(SHEET[3], 20), m.CueExecuted(SHEET[6], 20))
+    assert decision.state.timers == () and decision.state.standby_cue_id is None
 
 
 def test_zero_delay_follow_chain_executes_in_one_step_in_order() -> None:

@@ -1,5 +1,7 @@
 /* The stage console: cue list, standby, GO (button and space bar, guarded against a double
-   press), jump, back, panic, end, reset; live phase, clocks, viewers, operators and the audit log.
+   press), jump (click a cue, or Enter on a focused one), back (↑) and next (↓), panic, end,
+   reset; live phase, clocks, the running cue's elapsed time and who fired it, the pending timer,
+   viewers, operators, the audit log (who did what) and an optional phone preview.
    Every button is a command on the /producer namespace; the server decides and pushes the state
    to every console, so two consoles always show the same thing. */
 (function () {
@@ -8,6 +10,7 @@
   var show = config.show;
   var GO_GUARD_MS = 700;
   var cues = [], stage = null, clockOffsetMs = 0, bestRttMs = Infinity, goLockedUntil = 0;
+  var audit = [], lastSeen = { cueId: null, atMs: 0 };
   var $ = function (id) { return document.getElementById(id); };
 
   /* The link reconnects by itself (web/static/link.js); every command goes through link.send,
@@ -22,6 +25,7 @@
         cues = ack.data.cues;
         renderCues();
         applyState(ack.data);
+        loadDropNames();
         applyPresence(ack.data.presence);
         say("");
       });
@@ -36,6 +40,12 @@
 
   var money = new Intl.NumberFormat(undefined, { style: "currency", currency: show.currency });
   function formatMoney(minor) { return money.format(minor / Math.pow(10, show.currency_exponent)); }
+  /* A localized name by the show's default locale, then English, then any; else the id. */
+  function localName(names, fallback) {
+    if (!names || typeof names !== "object") return fallback;
+    return names[show.default_locale] || names.en || Object.values(names)[0] || fallback;
+  }
+  function productName(pid, names) { return localName(names, pid); }
   function applyFigures(f) {
     applyDropFigures(f.drops || {});
     $("gmv").textContent = money.format(f.gmv_minor / Math.pow(10, show.currency_exponent));
@@ -46,7 +56,12 @@
     body.replaceChildren();
     Object.keys(f.products).sort().forEach(function (pid) {
       var p = f.products[pid], tr = document.createElement("tr");
-      [pid, p.left, p.held, p.sold].forEach(function (v) { var td = document.createElement("td"); td.textContent = String(v); tr.append(td); });
+      tr.dataset.productId = pid;
+      tr.title = pid;
+      [productName(pid, p.name), p.left, p.held, p.sold].forEach(function (v, i) {
+        var td = document.createElement("td"); td.textContent = String(v);
+        td.className = i === 0 ? "product-name" : "num"; tr.append(td);
+      });
       if (p.sold_out) tr.className = "sold-out";
       body.append(tr);
     });
@@ -78,12 +93,14 @@
       tr.dataset.bookingId = b.id;
       tr.dataset.state = b.state;
       var name = b.product ? (b.product.name[show.default_locale] || b.product_id) : b.product_id;
-      var slot = b.slot.after_cue ? "after " + b.slot.after_cue : "at " + b.slot.at;
+      var slot = b.slot.after_cue ? "after " + cueName(b.slot.after_cue) : "at " + b.slot.at;
       if (b.drop) slot += " + drop " + formatMoney(b.drop.budget_minor);
       [b.sponsor_id, name, slot, b.state + (b.reason ? ": " + b.reason : "")].forEach(function (v) {
         var td = document.createElement("td"); td.textContent = v; tr.append(td);
       });
+      tr.children[3].className = "booking-state";
       var actions = document.createElement("td");
+      actions.className = "booking-actions";
       if (b.state === "pending") {
         var approve = document.createElement("button");
         approve.type = "button"; approve.textContent = "Approve"; approve.className = "booking-approve";
@@ -110,11 +127,33 @@
   function applyDropFigures(incoming) {
     var ids = Object.keys(incoming);
     if (!ids.length) return;
+    var unnamed = false;
     ids.forEach(function (id) {
       if (!drops[id]) dropOrder.unshift(id);
       drops[id] = incoming[id];
+      if (incoming[id].name) dropNames[id] = incoming[id].name;
+      if (!dropNames[id]) unnamed = true;
     });
     renderDrops();
+    if (unnamed) loadDropNames();
+  }
+
+  /* A drop's name is on the show log (drop.announced), so every console reads it from the
+     public snapshot, not only the console that launched it. One request at a time. */
+  var namesLoading = false;
+  function loadDropNames() {
+    if (namesLoading || !window.fetch) return;
+    namesLoading = true;
+    fetch("/api/shows/" + encodeURIComponent(show.id) + "/snapshot", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) {
+        var known = body && body.ok && body.data && body.data.drops;
+        if (!known) return;
+        Object.keys(known).forEach(function (id) { if (known[id] && known[id].name) dropNames[id] = known[id].name; });
+        renderDrops();
+      })
+      .catch(function () { /* names stay as ids until the next figures */ })
+      .then(function () { namesLoading = false; });
   }
 
   function renderDrops() {
@@ -240,11 +279,15 @@
       renderCues();
     }
     stage = data.stage;
+    if (stage.last_cue_id !== lastSeen.cueId) lastSeen = { cueId: stage.last_cue_id, atMs: serverNow() };
     $("phase").textContent = stage.phase.replace("_", "-");
     $("phase").dataset.phase = stage.phase;
-    var standby = cues.find(function (c) { return c.id === stage.standby_cue_id; });
+    var standby = cueById(stage.standby_cue_id);
     $("standby").textContent = standby ? standby.number + "  " + standby.label : "end of cue list";
     $("standby").dataset.cueId = stage.standby_cue_id || "";
+    var follow = standby && stage.timers.find(function (t) { return t.cue_id === standby.id && t.reason === "auto_follow"; });
+    $("standby-note").textContent = follow ? "auto-follow pending: GO fires it now" : "";
+    $("go").title = follow ? "GO (space bar): fires " + standby.number + " now, ahead of its auto-follow" : "GO (space bar)";
     document.querySelectorAll("#cues tbody tr").forEach(function (row) {
       var id = row.dataset.cueId;
       row.classList.toggle("standby", id === stage.standby_cue_id);
@@ -255,14 +298,53 @@
     });
     var row = document.querySelector("#cues tr.standby");
     if (row && row.scrollIntoView) row.scrollIntoView({ block: "nearest" });
-    if (data.audit) renderAudit(data.audit);
+    if (data.audit) { audit = data.audit; renderAudit(audit); }
+    renderLast();
     renderAuto();
+    clock();
+  }
+
+  function cueById(id) { return id ? cues.find(function (c) { return c.id === id; }) : undefined; }
+  function cueName(id) { var c = cueById(id); return c ? c.number + " " + c.label : id; }
+
+  /* Who fired the last cue, and when: the newest audit entry that executed it (a GO, a timer,
+     the clock), else the moment this console saw it. */
+  function lastFired() {
+    if (!stage || !stage.last_cue_id) return null;
+    for (var i = audit.length - 1; i >= 0; i--) {
+      var e = audit[i];
+      if (e.detail && e.detail.executed && e.detail.executed.indexOf(stage.last_cue_id) >= 0) return { actor: e.actor, atMs: e.at_ms };
+    }
+    return { actor: "", atMs: lastSeen.atMs };
+  }
+  function renderLast() {
+    var last = cueById(stage && stage.last_cue_id), fired = lastFired();
+    $("running-cue").textContent = last ? last.number + "  " + last.label : "—";
+    var by = !fired || !fired.actor ? "" : fired.actor === "timer" ? "fired by its timer" : "GO by " + fired.actor;
+    $("running-by").textContent = by;
+    $("running").dataset.cueId = last ? last.id : "";
+    document.querySelectorAll("#cues .fired-by").forEach(function (el) { el.remove(); });
+    var row = last && document.querySelector('#cues tr[data-cue-id="' + last.id + '"]');
+    if (row && by) {
+      var tag = document.createElement("span");
+      tag.className = "fired-by"; tag.textContent = by;
+      row.children[1].append(tag);
+    }
   }
 
   function applyPresence(p) {
     if (!p) return;
     $("viewers").textContent = String(p.viewers_online);
-    $("operators").textContent = p.operators.join(", ") || "—";
+    var list = $("operators");
+    list.replaceChildren();
+    if (!p.operators.length) { list.textContent = "—"; return; }
+    p.operators.forEach(function (name, i) {
+      var span = document.createElement("span");
+      span.className = "operator" + (name === config.user ? " me" : "");
+      span.textContent = name + (name === config.user ? " (you)" : "");
+      if (i) list.append(", ");
+      list.append(span);
+    });
   }
 
   function renderCues() {
@@ -271,7 +353,8 @@
     cues.forEach(function (c) {
       var tr = document.createElement("tr");
       tr.dataset.cueId = c.id;
-      tr.title = "Click to put on standby";
+      tr.tabIndex = 0;
+      tr.title = "Click or Enter: put on standby";
       var timing = [];
       if (c.pre_wait_ms) timing.push("pre-wait " + c.pre_wait_ms / 1000 + " s");
       if (c.auto_follow_ms !== null) timing.push("auto-follow " + c.auto_follow_ms / 1000 + " s");
@@ -279,6 +362,9 @@
         var td = document.createElement("td"); td.textContent = v; tr.append(td);
       });
       tr.addEventListener("click", function () { command("standby", { cue_id: c.id }); });
+      tr.addEventListener("keydown", function (e) {
+        if (e.key === "Enter") { e.preventDefault(); e.stopPropagation(); command("standby", { cue_id: c.id }); }
+      });
       body.append(tr);
     });
   }
@@ -288,16 +374,26 @@
     list.replaceChildren();
     entries.slice().reverse().forEach(function (e) {
       var li = document.createElement("li");
-      var when = new Date(e.at_ms).toLocaleTimeString([], { hour12: false });
-      var what = e.action + (e.detail.cue_id ? " " + e.detail.cue_id : "") +
-        (e.detail.executed && e.detail.executed.length ? " → " + e.detail.executed.join(", ") : "") +
+      var when = document.createElement("span"), who = document.createElement("span"), what = document.createElement("span");
+      when.className = "when"; who.className = "actor"; what.className = "what";
+      when.textContent = new Date(e.at_ms).toLocaleTimeString([], { hour12: false, timeZone: show.timezone });
+      who.textContent = e.actor;
+      var executed = e.detail.executed || [];
+      what.textContent = e.action + (e.detail.cue_id ? " " + e.detail.cue_id : "") +
+        (executed.length ? " → " + executed.map(function (id) { var c = cueById(id); return c ? id + " (" + c.number + ")" : id; }).join(", ") : "") +
         (e.detail.refused ? " (refused: " + e.detail.refused + ")" : "");
-      li.textContent = when + "  " + e.actor + "  " + what;
+      if (e.detail.refused) li.className = "refused";
+      li.dataset.actor = e.actor;
+      li.append(when, " ", who, " ", what);
       list.append(li);
     });
   }
 
   function pad(n) { return String(n).padStart(2, "0"); }
+  function elapsed(ms) {
+    var s = Math.max(0, Math.floor(ms / 1000));
+    return (s >= 3600 ? pad(Math.floor(s / 3600)) + ":" : "") + pad(Math.floor(s % 3600 / 60)) + ":" + pad(s % 60);
+  }
   function clock() {
     var now = serverNow();
     $("time-of-day").textContent = new Date(now).toLocaleTimeString([], { hour12: false, timeZone: show.timezone });
@@ -305,6 +401,16 @@
       var end = stage.ended_at_ms || now, s = Math.max(0, Math.floor((end - stage.started_at_ms) / 1000));
       $("show-clock").textContent = pad(Math.floor(s / 3600)) + ":" + pad(Math.floor(s % 3600 / 60)) + ":" + pad(s % 60);
     } else { $("show-clock").textContent = "--:--:--"; }
+    var fired = lastFired();
+    $("running-elapsed").textContent = fired && stage.phase === "live" ? elapsed(now - fired.atMs) : "";
+    var next = stage ? stage.timers.slice().sort(function (a, b) { return a.due_ms - b.due_ms; })[0] : null;
+    $("pending").hidden = !next;
+    if (next) {
+      $("pending-cue").textContent = cueName(next.cue_id);
+      $("pending-why").textContent = next.reason.replace(/_/g, "-");
+      $("pending-left").textContent = "in " + Math.max(0, (next.due_ms - now) / 1000).toFixed(1) + " s";
+      $("pending").dataset.cueId = next.cue_id;
+    }
     document.querySelectorAll("#cues tr.waiting").forEach(function (row) {
       var left = Math.max(0, (Number(row.dataset.dueMs) - now) / 1000);
       row.lastChild.dataset.countdown = left.toFixed(1) + " s";
@@ -337,12 +443,47 @@
   });
   $("end").addEventListener("click", function () { if (confirm("End the show?")) command("end"); });
   $("reset").addEventListener("click", function () { if (confirm("Reset the show to pre-show with a fresh log?")) command("reset"); });
+  /* ↓ puts the cue after the standby on standby (a jump, like a click); ↑ is Back. */
+  function standbyNext() {
+    if (!stage || !stage.standby_cue_id) { say("refused: end of the cue list", true); return; }
+    var i = cues.findIndex(function (c) { return c.id === stage.standby_cue_id; });
+    if (i < 0 || i + 1 >= cues.length) { say("refused: the last cue is already on standby", true); return; }
+    command("standby", { cue_id: cues[i + 1].id });
+  }
   document.addEventListener("keydown", function (e) {
     if (e.target && (e.target.tagName === "INPUT" || e.target.tagName === "TEXTAREA" || e.target.tagName === "SELECT")) return;
+    if (e.altKey || e.ctrlKey || e.metaKey) return;
     if (e.code === "Space") { e.preventDefault(); if (!e.repeat) go(); }
     else if (e.code === "Escape") { command("panic"); }
     else if (e.code === "ArrowUp") { e.preventDefault(); command("back"); }
+    else if (e.code === "ArrowDown") { e.preventDefault(); standbyNext(); }
   });
+
+  /* The phone preview: the viewer page itself, in the show's default language, scaled down. It
+     is a viewer like any other (it counts in "viewers online"), so it is off until asked for. */
+  function setPreview(on) {
+    var box = $("preview"), frame = $("preview-frame");
+    box.hidden = !on;
+    $("preview-toggle").setAttribute("aria-pressed", on ? "true" : "false");
+    if (on && !frame.getAttribute("src")) frame.setAttribute("src", "/watch/" + encodeURIComponent(show.id) + "?lang=" + encodeURIComponent(show.default_locale));
+    if (!on) frame.removeAttribute("src");
+    try { localStorage.setItem("gala-console-preview", on ? "1" : "0"); } catch (err) { /* private mode */ }
+  }
+  $("preview-toggle").addEventListener("click", function () { setPreview($("preview").hidden); });
+  try { if (localStorage.getItem("gala-console-preview") === "1") setPreview(true); } catch (err) { /* private mode */ }
+  /* The stage column fills the viewport below the header and controls (which wrap on narrow
+     screens), so the audit log at its foot is on screen without scrolling. */
+  function layout() {
+    var panes = document.querySelector(".panes");
+    document.documentElement.style.setProperty("--top-h", Math.ceil(panes.getBoundingClientRect().top + window.scrollY) + "px");
+  }
+  if (window.ResizeObserver) {
+    var watch = new ResizeObserver(layout);
+    watch.observe(document.querySelector(".top"));
+    watch.observe(document.querySelector(".controls"));
+  }
+  window.addEventListener("resize", layout);
+  layout();
   setInterval(clock, 250);
   setInterval(function () { if (link.connected()) syncClock(1); }, 30000);
   window.galaConsole = { state: function () { return stage; } };
