@@ -164,6 +164,10 @@ CUES = [
     ("p10", [_action("stage.clear"), _action("banner.show", id="b-bye", text=WELCOME)]),
 ]
 DROP_CUES = {"p05", "p08"}
+DROP_NAMES = {
+    "p05": {"en": "Red envelopes", "fr": "Enveloppes rouges"},
+    "p08": {"en": "Red envelopes · Aurorix Mobile", "fr": "Enveloppes rouges · Aurorix Mobile"},
+}
 
 
 def phone_show(tmp_path: Path) -> str:
@@ -366,6 +370,11 @@ async def test_no_two_overlay_boxes_meet_through_every_cue_in_four_languages(
             await page.wait_for_timeout(150)
             await assert_laid_out(page, where)
             await shot(page, f"{lang}-{width}-{cue_id}")
+        if cue_id in DROP_NAMES:  # named in the viewer's language, with its sponsor if any
+            for lang in ("en", "fr"):
+                page = pages[(lang, 390)]
+                await page.wait_for_selector("#drop-head:not([hidden])", timeout=WAIT_MS)
+                assert await page.locator("#drop-name").inner_text() == DROP_NAMES[cue_id][lang]
         if cue_id in DROP_CUES:  # the countdown, the rain and the result, each in every page
             for step in range(8):
                 for (lang, width), page in pages.items():
@@ -412,6 +421,16 @@ async def test_the_pay_offer_goes_with_its_card_and_is_for_its_product_only(
         await offer.wait_for(state="detached")
         assert await page.locator("#pay-offer").is_hidden()
         await shot(page, "pay-offer-gone")
+
+        # an offer for the phone goes when its card is cleared
+        await page.wait_for_selector('.buy-button[data-state="buy"]')
+        await page.locator(".buy-button").click()
+        await page.locator('.buy-button[data-state="confirm"]').click()
+        await offer.wait_for(state="visible")
+        assert await offer.get_attribute("data-product-id") == "phone"
+        await stage.go("p07")
+        await page.wait_for_selector('[data-layer="product_card"]', state="hidden")
+        await offer.wait_for(state="detached")
         token = await page.evaluate("localStorage.getItem('gala.viewer.token')")
         own = await connect_viewer(server.base_url, token)
         wallet = await own.call("wallet", {"show_id": SHOW})

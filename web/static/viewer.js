@@ -503,14 +503,14 @@
 
   function renderBag() {
     var products = openProducts(), key = products.join(",");
+    var list = document.getElementById("bag-list");
+    if (list.dataset.products === key) return;
     var bagButton = document.getElementById("bag-button");
     bagButton.hidden = products.length === 0;
     document.getElementById("bag-count").textContent = counting.format(products.length);
     bagButton.title = T.bag;
     bagButton.setAttribute("aria-label", T.bag + " (" + products.length + ")");
-    var list = document.getElementById("bag-list");
     document.getElementById("bag-empty").hidden = products.length > 0;
-    if (list.dataset.products === key) return;
     list.dataset.products = key;
     list.replaceChildren();
     products.forEach(function (pid) {
