@@ -151,6 +151,10 @@ async def test_the_demo_sponsor_books_a_show_file_product_and_reads_its_results(
     await page.fill('#booking-form input[name="drop_envelopes"]', "100")
     await page.click("#book")
     await page.wait_for_selector("#bookings td.state-pending")
+    message = await texts(page, "#message")
+    assert message == (
+        "Booked Aurora X5 Smartphone after cue 1 (id c01): waiting for a producer's approval"
+    )
     booking = await texts(page, "#bookings tbody")
     assert "Aurora X5 Smartphone (aurora-x5)" in booking
     assert "after cue 1 (id c01)" in booking
@@ -186,6 +190,9 @@ async def test_the_demo_sponsor_books_a_show_file_product_and_reads_its_results(
     first = await texts(page, "#results-reveals tbody tr td:first-child")
     assert re.search(r"Cue 1\+1 · \d\d:\d\d:\d\d", first), first
     assert "Aurora X5 Smartphone" in await texts(page, "#results-reveals tbody tr")
+    await page.wait_for_selector("#results-drops tbody tr")
+    drop = await texts(page, "#results-drops tbody tr td:first-child")
+    assert drop == "With Aurora X5 Smartphone, after cue 1 (id c01)", drop
     results = await texts(page, "#results")
     assert "Online at reveal" in results and "Saw it" in results
     await assert_formatted(page)

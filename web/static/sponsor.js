@@ -9,7 +9,7 @@
   "use strict";
   var config = JSON.parse(document.getElementById("gala-config").textContent);
   var $ = function (id) { return document.getElementById(id); };
-  var shows = [], products = [], editing = null;
+  var shows = [], products = [], bookings = [], editing = null;
   var FALLBACK_SHOW = { currency: "CNY", currency_exponent: 2, locales: ["en"], default_locale: "en", timezone: "UTC", cues: [] };
 
   function api(method, path, body) {
@@ -176,13 +176,20 @@
   $("slot-kind").addEventListener("change", showSlotKind);
   $("booking-show").addEventListener("change", renderCues);
 
-  function renderBookings(bookings) {
+  function productName(productId) {
+    var product = products.filter(function (p) { return p.id === productId; })[0];
+    return product ? nameOf(product.name, productId) : productId;
+  }
+  function slotText(b) {
+    return b.slot.after_cue ? "after " + cueText(showById(b.show_id), b.slot.after_cue) : "at " + b.slot.at;
+  }
+  function renderBookings(list) {
+    bookings = list;
     var table = $("bookings");
     table.querySelector("tbody").textContent = "";
-    bookings.forEach(function (b) {
+    list.forEach(function (b) {
       var show = showById(b.show_id);
-      var product = products.filter(function (p) { return p.id === b.product_id; })[0];
-      var slot = b.slot.after_cue ? "after " + cueText(show, b.slot.after_cue) : "at " + b.slot.at;
+      var slot = slotText(b);
       var sale = Math.round(b.sale_duration_ms / 1000) + " s" +
         (b.flash_price_minor ? ", flash price " + money(b.flash_price_minor, show) : "");
       var drop = b.drop ? count(b.drop.envelopes) + " envelopes, " + money(b.drop.budget_minor, show) : "—";
@@ -196,7 +203,7 @@
         actions.appendChild(withdraw);
       }
       var tr = row(table, [show ? show.title : b.show_id,
-                           product ? nameOf(product.name, b.product_id) + " (" + b.product_id + ")" : b.product_id,
+                           productName(b.product_id) + " (" + b.product_id + ")",
                            slot, sale, drop, b.state + (b.reason ? ": " + b.reason : ""), actions]);
       tr.dataset.id = b.id;
       tr.children[5].className = "state-" + b.state;
@@ -228,7 +235,10 @@
     };
     if (f.flash_price.value) body.flash_price_minor = minorOf(f.flash_price.value, show);
     if (f.drop_budget.value) body.drop = { budget_minor: minorOf(f.drop_budget.value, show), envelopes: Number(f.drop_envelopes.value) };
-    api("POST", "/bookings", body).then(function (b) { say("Booked: " + b.id + " is pending approval"); return refresh(); })
+    api("POST", "/bookings", body).then(function (b) {
+      say("Booked " + productName(b.product_id) + " " + slotText(b) + ": waiting for a producer's approval");
+      return refresh();
+    })
       .catch(function (e) { say(e.message, true); });
   });
 
@@ -254,7 +264,10 @@
     var drops = $("results-drops");
     drops.querySelector("tbody").replaceChildren();
     results.drops.forEach(function (d) {
-      row(drops, [d.name, d.status, count(d.grabbed) + " / " + count(d.envelopes),
+      /* a booked drop is named after its booking (b-BOOKING): name it by the booked product */
+      var booked = bookings.filter(function (b) { return d.name === ("b-" + b.id).slice(0, 64); })[0];
+      var name = booked ? "With " + productName(booked.product_id) + ", " + slotText(booked) : d.name;
+      row(drops, [name, d.status, count(d.grabbed) + " / " + count(d.envelopes),
                   money(d.given_minor, show), money(d.refunded_minor, show)]);
     });
   }
