@@ -23,7 +23,7 @@ from tests.support import RunningServer, running_server, show_toml
 SHOW = "test-show"
 PASSWORD = "stage-door-42"
 SHOTS = Path("/tmp/gala-shots")
-FOLLOW_MS = 60_000
+FOLLOW_MS = 50_000
 
 # Every table of the console whose content is wider than its box (clipped or scrolled).
 OVERFLOWING_TABLES = """() => [...document.querySelectorAll("table")].filter((t) => {
@@ -60,9 +60,11 @@ async def console_page(
     page.on("pageerror", lambda error: errors.append(f"{user}: {error}"))
     page.on(
         "console",
-        lambda msg: errors.append(f"{user}: {msg.text} {msg.location.get('url')}")
-        if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico")
-        else None,
+        lambda msg: (
+            errors.append(f"{user}: {msg.text} {msg.location.get('url')}")
+            if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico")
+            else None
+        ),
     )
     await page.goto(f"{base}/console/{SHOW}")
     await page.fill('input[name="username"]', user)

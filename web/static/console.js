@@ -408,7 +408,8 @@
     if (next) {
       $("pending-cue").textContent = cueName(next.cue_id);
       $("pending-why").textContent = next.reason.replace(/_/g, "-");
-      $("pending-left").textContent = "in " + Math.max(0, (next.due_ms - now) / 1000).toFixed(1) + " s";
+      var leftMs = Math.max(0, next.due_ms - now);
+      $("pending-left").textContent = "in " + (leftMs < 60000 ? (leftMs / 1000).toFixed(1) + " s" : elapsed(leftMs));
       $("pending").dataset.cueId = next.cue_id;
     }
     document.querySelectorAll("#cues tr.waiting").forEach(function (row) {
