@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from commerce.show_sales import DEFAULT_HOLD_MS, OpenSale
+from gala.kernel.money import plain_amount
 from overlays.model import ShowOverlay
 from redpackets.show_drops import LaunchDrop
 from sponsors.model import Booking, Product
@@ -66,9 +67,10 @@ def booked_cue(
             dict(product.name),
         ),
     ]
+    seconds = booking.sale_duration_ms // 1000
     summary = [
         f"reveal {booking.sponsor_id}'s '{booking.product_id}'",
-        f"open its sale for {booking.sale_duration_ms // 1000} s at {price}",
+        f"open its sale for {seconds} s at {plain_amount(price, currency)}",
     ]
     if booking.drop is not None:
         drop = booking.drop
@@ -83,7 +85,9 @@ def booked_cue(
                 drop.duration_ms,
             )
         )
-        summary.append(f"drop {drop.envelopes} red envelopes ({drop.budget_minor} minor units)")
+        summary.append(
+            f"drop {drop.envelopes} red envelopes ({plain_amount(drop.budget_minor, currency)})"
+        )
     cue = Cue(
         id=f"bk-{hashlib.sha256(booking.booking_id.encode()).hexdigest()[:16]}",
         number=number,

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commerce import show_sales
 from gala.kernel.errors import BadRequest
-from gala.kernel.money import CURRENCY_EXPONENTS
+from gala.kernel.money import CURRENCY_EXPONENTS, plain_amount
 from gala.runofshow.show_document import (
     CueTable,
     DocumentProblem,
@@ -135,7 +135,7 @@ def parse_show(raw: Mapping[str, Any]) -> ShowDefinition:
         default_locale=default_locale,
         timezone=show.timezone,
         stream_url=show.stream_url,
-        cues=_cues(document.cues, ctx, for_sale, frozenset(sponsors)),
+        cues=_cues(document.cues, ctx, for_sale, frozenset(sponsors), show.currency),
         product_cards=cards,
         document=json.dumps(raw, ensure_ascii=False, sort_keys=True),
         sponsors=sponsors,
@@ -148,6 +148,7 @@ def _cues(
     ctx: overlays.ActionContext,
     for_sale: Mapping[str, Mapping[str, Any]],
     sponsors: frozenset[str],
+    currency: str,
 ) -> tuple[Cue, ...]:
     seen: set[str] = set()
     cues = []
@@ -169,7 +170,7 @@ def _cues(
                 pre_wait_ms=table.pre_wait_ms or 0,
                 auto_follow_ms=table.auto_follow_ms,
                 actions=actions,
-                summary=tuple(describe_action(a) for a in actions),
+                summary=tuple(describe_action(a, currency) for a in actions),
             )
         )
     return tuple(cues)
@@ -197,7 +198,7 @@ def _action(
         raise ShowFileError(f"{where}: {error.message}") from None
 
 
-def describe_action(action: CueAction) -> str:
+def describe_action(action: CueAction, currency: str) -> str:
     """A one-line description of an action for the console's cue list."""
     if isinstance(action, show_sales.OpenSale):
         window = f" for {action.duration_ms // 1000} s" if action.duration_ms else ""
@@ -205,8 +206,9 @@ def describe_action(action: CueAction) -> str:
     if isinstance(action, show_sales.CloseSale):
         return f"close the sale of '{action.product_id}'"
     if isinstance(action, show_drops.LaunchDrop):
+        budget = plain_amount(action.budget_minor, currency)
         return (
-            f"drop {action.envelopes} red envelopes ({action.budget_minor} minor units, "
+            f"drop {action.envelopes} red envelopes ({budget}, "
             f"funded by {action.funder}) in {action.countdown_ms // 1000} s"
         )
     if isinstance(action, overlays.ShowOverlay):

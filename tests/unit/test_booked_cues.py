@@ -103,3 +103,12 @@ def test_the_next_time_of_day_is_today_or_tomorrow_in_the_shows_time_zone() -> N
     soon = next_time_of_day_ms("23:45", "Asia/Shanghai", now)
     assert soon == now + 15 * 60_000
     assert next_time_of_day_ms("23:30", "Asia/Shanghai", now) == now
+
+
+def test_plain_amounts_are_exact_in_the_currency_major_unit() -> None:
+    from gala.kernel.money import plain_amount
+
+    assert plain_amount(888, "CNY") == "CNY 8.88"
+    assert plain_amount(399_900, "CNY") == "CNY 3,999.00"
+    assert plain_amount(5, "JPY") == "JPY 5"
+    assert plain_amount(-1_234_567, "USD") == "USD -12,345.67"
