@@ -413,6 +413,8 @@
         if (error.code === "insufficient_funds" && config.payment_provider) offerProvider(productId);
       }
       button.dataset.state = "";
+      /* a tap in the bag closes it, so its answer (and any pay offer) is seen */
+      if (button.classList.contains("bag-buy")) toggleBag(false);
       renderWallet();
       renderBuy();
     });
