@@ -520,6 +520,15 @@ async def test_the_bag_sells_a_product_whose_card_was_cleared(browser: Any, stag
     await page.locator("#wallet").click()
     assert (await page.locator("#orders li").first.inner_text()).startswith(WIDGET["zh"])
     await shot(page, "zh-360-bag-bought")
+    # after a reload (the card long gone) the bag and My orders still name the products
+    await page.reload()
+    await page.wait_for_selector('#conn[data-state="live"]')
+    await page.wait_for_function("document.getElementById('wallet').textContent.includes('(1)')")
+    await bag_button.click()
+    assert await item.locator(".bag-name").inner_text() == WIDGET["zh"]
+    await page.locator("#bag-close").click()
+    await page.locator("#wallet").click()
+    assert (await page.locator("#orders li").first.inner_text()).startswith(WIDGET["zh"])
     assert page.errors == [], page.errors
     await page.context.close()
 

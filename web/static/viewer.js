@@ -39,7 +39,8 @@
   var saleUi = {};          /* sale_id -> "sold_out" | "limit": what a tap taught us */
   var wallet = { balance_minor: null, orders: [] };
   var figures = null;       /* the latest live sales figures (stock left, GMV) */
-  var catalog = {};         /* product_id -> the product its reveal carried (name, price, image, sponsor) */
+  var CATALOG_KEY = "gala.viewer.catalog." + show.id;
+  var catalog = loadStored(CATALOG_KEY);   /* product_id -> the product its reveal carried (name, price, image, sponsor); kept in the browser for a reload */
   var offer = null;         /* the pay-with-provider offer on screen: {product_id, card}, card = the card up when it was made */
   /* Large amounts take a second tap: the first turns the button into "Confirm CN¥3,999.00" for
      CONFIRM_MS, the second (on that same button, for that product) buys. The threshold is
@@ -51,7 +52,7 @@
   /* Which product each of this viewer's orders was for (a wallet answer names none): kept in
      the browser, so "My orders" names them after a reload on this device too. */
   var ORDERS_KEY = "gala.viewer.orders." + show.id;
-  var orderProducts = loadOrderProducts();
+  var orderProducts = loadStored(ORDERS_KEY);
   var PHASE_TEXT = {
     en: { pre_show: "Starting soon", live: "LIVE", ended: "Thanks for watching" },
     zh: { pre_show: "即将开始", live: "直播中", ended: "感谢观看" },
@@ -97,19 +98,25 @@
     return show.default_locale;
   }
 
-  function loadOrderProducts() {
-    try { return JSON.parse(localStorage.getItem(ORDERS_KEY) || "{}") || {}; } catch (e) { return {}; }
+  function loadStored(key) {
+    try { return JSON.parse(localStorage.getItem(key) || "{}") || {}; } catch (e) { return {}; }
+  }
+  function store(key, value) {
+    try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* private mode: this session only */ }
   }
   function rememberOrder(orderId, productId) {
     var p = catalog[productId];
     orderProducts[orderId] = { id: productId, name: p ? p.name : null };
-    try { localStorage.setItem(ORDERS_KEY, JSON.stringify(orderProducts)); } catch (e) { /* private mode: this session only */ }
+    store(ORDERS_KEY, orderProducts);
   }
 
   /* What the log taught about each product: its card's info (reveals only carry it). */
   function learn(state) {
     var card = state.layers && state.layers.product_card;
-    if (card && card.kind === "product" && card.product) catalog[card.product.id] = card.product;
+    if (!card || card.kind !== "product" || !card.product) return;
+    if (JSON.stringify(catalog[card.product.id]) === JSON.stringify(card.product)) return;
+    catalog[card.product.id] = card.product;
+    store(CATALOG_KEY, catalog);
   }
 
   function text(localized) {
