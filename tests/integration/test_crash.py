@@ -62,8 +62,9 @@ async def test_kill_9_mid_sale_loses_no_acknowledged_order_and_audits_clean(
                     acknowledged[ack["data"]["order"]["order_id"]] = ack["data"]["order"]
 
         tappers = [asyncio.create_task(keep_tapping(i)) for i in range(len(viewers))]
-        while len(acknowledged) < 40:
+        while len(acknowledged) < 40 and not all(t.done() for t in tappers):
             await asyncio.sleep(0.01)
+        assert len(acknowledged) >= 40, f"only {len(acknowledged)} taps were answered"
         proc.send_signal(signal.SIGKILL)
         proc.wait(20)
         await asyncio.gather(*tappers)

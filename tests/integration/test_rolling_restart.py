@@ -244,8 +244,9 @@ async def test_sigterm_while_viewers_tap_loses_no_acknowledged_tap(
                     acknowledged[ack["data"]["order"]["order_id"]] = ack["data"]["order"]
 
         tappers = [asyncio.create_task(keep_tapping(i)) for i in range(len(viewers))]
-        while len(acknowledged) < 40:
+        while len(acknowledged) < 40 and not all(t.done() for t in tappers):
             await asyncio.sleep(0.01)
+        assert len(acknowledged) >= 40, f"only {len(acknowledged)} taps were answered"
         exit_s = await stop(proc)
         await asyncio.gather(*tappers)
         for viewer in viewers:
