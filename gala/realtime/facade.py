@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -69,10 +68,6 @@ Handler = Callable[[Connection, Any], Awaitable[Any]]
 Authenticate = Callable[[Any], Identity]
 
 
-class PayloadTooLarge(BadRequest):
-    code = "payload_too_large"
-
-
 class Realtime:
     def __init__(
         self,
@@ -84,7 +79,6 @@ class Realtime:
         metrics: Metrics | None = None,
     ) -> None:
         self._metrics = metrics or Metrics()
-        self._max_payload_bytes = max_payload_bytes
         self.draining = False
         self._in_flight = 0  # handlers running now (a drain answers them before it closes)
         self._idle = asyncio.Event()
@@ -133,7 +127,6 @@ class Realtime:
                 if conn is None:
                     raise Forbidden("not connected", code="unauthorized")
                 payload = args[0] if len(args) == 1 else (None if not args else list(args))
-                self._check_size(payload)
                 return ok(await handler(conn, payload))
             except Exception as error:  # noqa: BLE001 - every failure becomes an ack
                 return refusal(error)[1]
@@ -171,16 +164,6 @@ class Realtime:
             return refusal(BadRequest(why.message, code=why.code))[1]
 
         return refused
-
-    def _check_size(self, payload: Any) -> None:
-        try:
-            size = len(json.dumps(payload, separators=(",", ":")))
-        except (TypeError, ValueError):
-            raise BadRequest("the payload is not JSON", code="bad_payload") from None
-        if size > self._max_payload_bytes:
-            raise PayloadTooLarge(
-                f"the payload is {size} bytes; the limit is {self._max_payload_bytes}"
-            )
 
     def _connect_handler(self, namespace: str) -> Callable[..., Awaitable[bool]]:
         roles = self._namespace_roles[namespace]
