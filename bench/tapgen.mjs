@@ -33,14 +33,18 @@ const url = new URL(cfg.url);
 const conns = [];         // joined connections: {sock, index}
 let stray = 0, bad = 0, closedAfterJoin = 0;
 
+// A client frame must be masked; the all-zero mask leaves the payload as it is. One allocation.
 function clientFrame(text) {
-  const payload = Buffer.from(text);
-  const n = payload.length;
-  let head;
-  if (n < 126) head = Buffer.from([0x81, 0x80 | n]);
-  else if (n < 65536) head = Buffer.from([0x81, 0x80 | 126, n >> 8, n & 255]);
-  else throw new Error("frame too large");
-  return Buffer.concat([head, Buffer.alloc(4), payload]);   // the all-zero mask
+  const n = Buffer.byteLength(text);
+  if (n >= 65536) throw new Error("frame too large");
+  const head = n < 126 ? 2 : 4;
+  const frame = Buffer.allocUnsafe(head + 4 + n);
+  frame[0] = 0x81;
+  if (n < 126) frame[1] = 0x80 | n;
+  else { frame[1] = 0x80 | 126; frame[2] = n >> 8; frame[3] = n & 255; }
+  frame.writeUInt32BE(0, head);
+  frame.write(text, head + 4);
+  return frame;
 }
 const PONG = clientFrame("3");
 const READ_BUFFER = Buffer.alloc(1 << 16);
