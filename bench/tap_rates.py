@@ -31,6 +31,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -872,5 +873,11 @@ async def main(argv: list[str] | None = None, shown: str | None = None) -> int:
     return 0 if ok else 1
 
 
+def on_sigterm(_signum: int, _frame: object) -> None:
+    """SIGTERM ends the run like Ctrl-C: the finally blocks stop what it started, by PID."""
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, on_sigterm)
     sys.exit(asyncio.run(main()))
