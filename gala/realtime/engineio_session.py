@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 WS_CLOSE_NORMAL = websocket_frame((1000).to_bytes(2, "big"), opcode=0x8)
 _MESSAGE, _PONG, _CLOSE = (str(kind) for kind in (packet.MESSAGE, packet.PONG, packet.CLOSE))
+_MESSAGE_BYTES = _MESSAGE.encode()
 
 
 class LeanSocket(compat.EngineSocket):
@@ -64,6 +65,17 @@ class LeanSocket(compat.EngineSocket):
             if isinstance(encoded, bytes)
             else websocket_frame(encoded.encode())
         )
+        if self._early is not None:
+            self._early.append(frame)
+            return
+        self._write_frame(frame)
+
+    def write_message(self, encoded: bytes) -> None:
+        """An engine.io MESSAGE of `encoded`, framed and written as `write` does, with no
+        packet object (an ack costs one frame, one `write`)."""
+        if self.closed:
+            return
+        frame = websocket_frame(_MESSAGE_BYTES + encoded)
         if self._early is not None:
             self._early.append(frame)
             return

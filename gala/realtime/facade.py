@@ -8,8 +8,11 @@ module turns that into the one ack shape and keeps the connection up on any erro
 never sees a socket id.
 
 Every connection is a lean engine.io session (`engineio_session.py`: one task, direct writes, a
-shared ping wheel, compression off). Show-log broadcasts take the fast path (`broadcast_fast`,
-see `wire_fanout.py`), written by one task per room straight to each session's transport.
+shared ping wheel, compression off). Its events come to `_route_event` from the session's reader
+(`compat.SocketServer`), in the order they arrive: a handler that never suspends is answered
+there, with no task, and any other runs in one task of its own, so a slow one delays nothing
+else. Show-log broadcasts take the fast path (`broadcast_fast`, see `wire_fanout.py`), written
+by one task per room straight to each session's transport.
 
 Bad input is refused at the edge, while a client's packet is decoded and before any handler runs
 (`compat.edge_packet_class`): a message longer than the payload limit allows is not decoded, and
@@ -68,6 +71,22 @@ Handler = Callable[[Connection, Any], Awaitable[Any]]
 Authenticate = Callable[[Any], Identity]
 
 
+@dataclass(frozen=True, slots=True)
+class _Route:
+    handler: Handler
+    inline: bool  # it never suspends: answered by the reader, with no task (`_route_event`)
+
+
+def _answer_now(handler: Handler, conn: Connection | None, payload: Any) -> dict[str, Any]:
+    """The ack of a handler that never suspends, run to its end here."""
+    try:
+        if conn is None:
+            raise Forbidden("not connected", code="unauthorized")
+        return ok(compat.finish(handler(conn, payload)))
+    except Exception as error:  # noqa: BLE001 - every failure becomes an ack
+        return refusal(error)[1]
+
+
 class Realtime:
     def __init__(
         self,
@@ -89,12 +108,17 @@ class Realtime:
         self._rooms: dict[tuple[str, str], dict[str, Connection]] = {}
         self._max_viewer_buffer_bytes = max_viewer_buffer_bytes
         self._fanouts: dict[tuple[str, str], wire_fanout.FanoutRoom] = {}
+        self._routes: dict[str, dict[str, _Route]] = {
+            namespace: {} for namespace in namespace_roles
+        }
+        self._answering: set[asyncio.Task[None]] = set()  # handlers running in a task
         self.sio = compat.SocketServer(
             functools.partial(
                 LeanEngineServer,
                 max_buffer_bytes=max_viewer_buffer_bytes,
                 on_cut_off=self._metrics.viewers_cut_off.inc,
             ),
+            route_event=self._route_event,
             serializer=compat.edge_packet_class(
                 max_chars=max_payload_bytes + MESSAGE_HEADER_CHARS, max_depth=MAX_PAYLOAD_DEPTH
             ),
@@ -108,62 +132,77 @@ class Realtime:
             engineio_logger=False,
             namespaces=list(namespace_roles),
         )
-        self._handled: dict[str, set[str]] = {namespace: set() for namespace in namespace_roles}
         for namespace in namespace_roles:
             self.sio.on("connect", self._connect_handler(namespace), namespace=namespace)
             self.sio.on("disconnect", self._disconnect_handler(namespace), namespace=namespace)
-            self.sio.on("*", self._unknown_handler(namespace), namespace=namespace)
-            self.sio.on(compat.REFUSED_EVENT, self._refused_handler(namespace), namespace=namespace)
 
     def attach(self, app: web.Application) -> None:
         self.sio.attach(app, socketio_path="socket.io")
 
     def handle(self, namespace: str, event: str, handler: Handler) -> None:
-        async def dispatch(sid: str, *args: Any) -> dict[str, Any]:
-            conn = self._connections.get((namespace, sid))
-            self._in_flight += 1
-            self._idle.clear()
+        """Answer `event` on `namespace` with `handler` (when it runs: `_route_event`)."""
+        self._routes[namespace][event] = _Route(handler, compat.never_suspends(handler))
+
+    def _route_event(
+        self, namespace: str, sid: str, event: str, args: list[Any], reply: compat.Reply
+    ) -> None:
+        """Answer one event of a connected client; the client's reader calls this for each of
+        its events in the order they arrive. A handler that never suspends (no `await`: the
+        `time` ping) is answered here, its ack written before the reader reads on, with no
+        task; any other handler runs in one task, started now, so a slow one (a buy waiting on
+        the store) holds up neither this connection's next messages nor anyone else's. An ack
+        is written when its handler is done: inline answers in arrival order, a task's answer
+        when it finishes, ahead of or after acks to later messages."""
+        route = self._routes[namespace].get(event)
+        if route is None:
+            reply(self._unrouted(namespace, sid, event, args))
+            return
+        conn = self._connections.get((namespace, sid))
+        payload = args[0] if len(args) == 1 else (None if not args else list(args))
+        if route.inline:
+            reply(_answer_now(route.handler, conn, payload))
+            return
+        self._in_flight += 1
+        self._idle.clear()
+        task = asyncio.get_running_loop().create_task(
+            self._answer_later(route.handler, conn, payload, reply)
+        )
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
+
+    async def _answer_later(
+        self, handler: Handler, conn: Connection | None, payload: Any, reply: compat.Reply
+    ) -> None:
+        try:
             try:
                 if conn is None:
                     raise Forbidden("not connected", code="unauthorized")
-                payload = args[0] if len(args) == 1 else (None if not args else list(args))
-                return ok(await handler(conn, payload))
+                answer = ok(await handler(conn, payload))
             except Exception as error:  # noqa: BLE001 - every failure becomes an ack
-                return refusal(error)[1]
-            finally:
-                self._in_flight -= 1
-                if not self._in_flight:
-                    self._idle.set()
+                answer = refusal(error)[1]
+            reply(answer)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
 
-        self.sio.on(event, dispatch, namespace=namespace)
-        self._handled[namespace].add(event)
-
-    def _unknown_handler(self, namespace: str) -> Callable[..., Awaitable[dict[str, Any]]]:
-        async def unknown(event: str, sid: str, *_args: Any) -> dict[str, Any]:
-            conn = self._connections.get((namespace, sid))
-            role = conn.identity.role if conn is not None else None
-            for other, events in self._handled.items():
-                if event in events and role not in self._namespace_roles[other]:
-                    error: GalaError = Forbidden(
-                        f"{event!r} is a command of {other}, which needs the "
-                        f"{' or '.join(self._namespace_roles[other])} role"
-                    )
-                    return refusal(error)[1]
-            error = BadRequest(f"no message {event!r} on {namespace}", code="unknown_message")
-            return refusal(error)[1]
-
-        return unknown
-
-    def _refused_handler(self, namespace: str) -> Callable[..., Awaitable[dict[str, Any]]]:
-        unknown = self._unknown_handler(namespace)
-
-        async def refused(sid: str, *args: Any) -> dict[str, Any]:
-            why = compat.refusal_in(args[0]) if args else None
-            if why is None:  # a client sent the event's name itself
-                return await unknown(compat.REFUSED_EVENT, sid, *args)
+    def _unrouted(self, namespace: str, sid: str, event: str, args: list[Any]) -> dict[str, Any]:
+        """The refusal of an event no handler answers here: one the edge refused while it was
+        decoded (`compat.REFUSED_EVENT`), another namespace's command, or an unknown one."""
+        why = compat.refusal_in(args[0]) if event == compat.REFUSED_EVENT and args else None
+        if why is not None:
             return refusal(BadRequest(why.message, code=why.code))[1]
-
-        return refused
+        conn = self._connections.get((namespace, sid))
+        role = conn.identity.role if conn is not None else None
+        for other, routes in self._routes.items():
+            if event in routes and role not in self._namespace_roles[other]:
+                error: GalaError = Forbidden(
+                    f"{event!r} is a command of {other}, which needs the "
+                    f"{' or '.join(self._namespace_roles[other])} role"
+                )
+                return refusal(error)[1]
+        error = BadRequest(f"no message {event!r} on {namespace}", code="unknown_message")
+        return refusal(error)[1]
 
     def _connect_handler(self, namespace: str) -> Callable[..., Awaitable[bool]]:
         roles = self._namespace_roles[namespace]
