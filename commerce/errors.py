@@ -4,6 +4,7 @@ would (`refusal(code, message)`)."""
 from __future__ import annotations
 
 from gala.kernel.errors import GalaError, NotFound
+from gala.kernel.ledger import InsufficientFunds
 
 from . import sale
 
@@ -25,6 +26,7 @@ _BY_CODE: dict[str, type[GalaError]] = {
         sale.HoldExpired,
         sale.UnknownOrder,
         UnknownSale,
+        InsufficientFunds,
     )
 }
 

@@ -6,6 +6,11 @@ sale's hash slot `{sale:ID}` (Redis), so concurrent taps from any number of node
 oversell, pass a viewer's limit or create two orders for one key. `tests/contract/
 test_sale_store.py` checks both backends against the pure model.
 
+`PurchaseBatches` decides a batch of wallet taps on one sale in one step of the store: each tap
+is reserved, charged and marked paid, or refused, atomically on its own, and the whole batch costs
+one transaction (SQLite) or a fixed handful of round trips (Redis), not a handful per tap.
+`tests/contract/test_tap_batches.py` checks both backends.
+
 `PaymentStore` keeps the payments asked of the provider and the webhook events already handled
 (`tests/contract/test_payment_store.py`); `PaymentProvider` is the outside payment provider (the
 sandbox, `sandbox_provider.py`, is the only one shipped).
@@ -13,10 +18,11 @@ sandbox, `sandbox_provider.py`, is the only one shipped).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from gala.kernel.errors import GalaError
 from gala.kernel.ledger import Transfer
 
 from .sale import Order, SaleTerms
@@ -71,6 +77,41 @@ class SaleStore(Protocol):
 
     async def order(self, sale_id: str, order_id: str) -> Order | None:
         """One order of the sale, if it exists."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WalletTap:
+    """One tap on Buy paid from the viewer's wallet: its order id is derived from the sale, the
+    viewer and the page's idempotency key (`service.order_id_for`)."""
+
+    order_id: str
+    viewer_id: str
+    key: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Bought:
+    """A wallet tap's outcome: its order (paid, or held when the charge could not be completed)
+    and the viewer's wallet balance once the tap's money moved."""
+
+    order: Order
+    balance_minor: int
+
+
+class PurchaseBatches(Protocol):
+    async def buy_batch(
+        self, sale_id: str, revenue: str, taps: Sequence[WalletTap], now_ms: int
+    ) -> list[Bought | GalaError]:
+        """Decide every tap, in order, each atomically: the same (viewer, key) returns its
+        order (charging it if it is still held); a new tap is checked in this order: quantity,
+        window, sold out, enough stock, the viewer's limit, the wallet holds the price
+        (`insufficient_funds`); then its units are held, the price moves from the viewer's wallet to
+        `revenue` (`order/ID/pay`) and the order is marked paid. One outcome per tap, in the
+        taps' order. A tap is durable once its outcome is returned; a crash in the middle leaves
+        every tap either not started, or reserved (and perhaps charged), which the retry with the
+        same key and the sweeper finish."""
         ...
 
 

@@ -4,13 +4,16 @@ the sale's hash slot, so it runs unchanged on Redis Cluster and decides every ta
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from importlib.resources import files
 from typing import Any
 
 from redis.asyncio import Redis
 
+from gala.kernel.errors import GalaError
+
 from .errors import UnknownSale, refusal
-from .ports import SaleCounts
+from .ports import SaleCounts, WalletTap
 from .redis_keys import sale_keys
 from .sale import SCHEDULED, Order, SaleTerms
 
@@ -35,6 +38,8 @@ class RedisSaleStore:
         self._reserve = redis.register_script(_script("reserve.lua"))
         self._pay = redis.register_script(_script("pay.lua"))
         self._expire = redis.register_script(_script("expire.lua"))
+        self._reserve_batch = redis.register_script(_script("reserve_batch.lua"))
+        self._pay_batch = redis.register_script(_script("pay_batch.lua"))
 
     async def create_sale(self, terms: SaleTerms) -> bool:
         keys = sale_keys(terms.sale_id, self._prefix)
@@ -72,6 +77,30 @@ class RedisSaleStore:
             args=[order_id, viewer_id, key, quantity, now_ms],
         )
         return self._answer(reply)
+
+    async def reserve_batch(
+        self, sale_id: str, taps: Sequence[tuple[WalletTap, int]], now_ms: int
+    ) -> list[Order | GalaError]:
+        """`lua/reserve_batch.lua`: each (tap, its viewer's wallet balance before the batch)
+        reserved or refused, in order, in one call in the sale's slot."""
+        k = sale_keys(sale_id, self._prefix)
+        encoded = json.dumps(
+            [[t.order_id, t.viewer_id, t.key, t.quantity, balance] for t, balance in taps]
+        )
+        replies = await self._reserve_batch(
+            keys=[k.sale, k.orders, k.keys, k.taken, k.holds], args=[now_ms, encoded]
+        )
+        return [self._outcome(reply) for reply in replies]
+
+    async def pay_batch(self, sale_id: str, order_ids: Sequence[str]) -> list[Order | GalaError]:
+        """`lua/pay_batch.lua`: `pay` for each order, in one call in the sale's slot."""
+        if not order_ids:
+            return []
+        k = sale_keys(sale_id, self._prefix)
+        replies = await self._pay_batch(
+            keys=[k.sale, k.orders, k.holds], args=[json.dumps(list(order_ids))]
+        )
+        return [self._outcome(reply) for reply in replies]
 
     async def pay(self, sale_id: str, order_id: str) -> Order:
         k = sale_keys(sale_id, self._prefix)
@@ -121,7 +150,14 @@ class RedisSaleStore:
         return None if raw is None else _order(raw)
 
     @staticmethod
-    def _answer(reply: list[Any]) -> Order:
+    def _outcome(reply: list[Any]) -> Order | GalaError:
         if _text(reply[0]) == "ok":
             return _order(reply[1])
-        raise refusal(_text(reply[1]), _text(reply[2]))
+        return refusal(_text(reply[1]), _text(reply[2]))
+
+    @classmethod
+    def _answer(cls, reply: list[Any]) -> Order:
+        outcome = cls._outcome(reply)
+        if isinstance(outcome, GalaError):
+            raise outcome
+        return outcome

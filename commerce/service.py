@@ -22,14 +22,16 @@ A tap arrives parsed (the socket edge checked its key's format and its types); t
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gala.kernel.clock import Clock
-from gala.kernel.ledger import InsufficientFunds, Transfer, account, transfer_id
+from gala.kernel.errors import GalaError
+from gala.kernel.ledger import Transfer, account, transfer_id
 
 from . import sale as rules
-from .ports import LedgerStore, SaleCounts, SaleStore
+from .ports import Bought, LedgerStore, PurchaseBatches, SaleCounts, SaleStore, WalletTap
 from .show_sales import AnnouncedSale
 
 WALLET, PROVIDER = "wallet", "provider"
@@ -39,10 +41,8 @@ KEY_REGEX = r"^[A-Za-z0-9_-]{8,64}$"
 DEMO_GRANT = account("external", "demo-grant")
 
 
-@dataclass(frozen=True, slots=True)
-class Purchase:
-    order: rules.Order
-    balance_minor: int
+# A wallet tap's outcome: its order and the viewer's balance after it.
+Purchase = Bought
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +75,44 @@ def order_id_for(sale_id: str, viewer_id: str, key: str, method: str = WALLET) -
     return f"o-{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
 
 
+def pay_transfer(order: rules.Order, revenue: str) -> Transfer:
+    """`order/ID/pay`: the order's price, from its viewer's wallet to the sale's revenue."""
+    return Transfer(
+        transfer_id("order", order.id, "pay"),
+        account("wallet", order.viewer_id),
+        revenue,
+        order.amount_minor,
+        "order",
+    )
+
+
+def refund_transfer(order: rules.Order, revenue: str) -> Transfer:
+    """`order/ID/refund`: the charge of an order that can no longer be paid, given back."""
+    return Transfer(
+        transfer_id("order", order.id, "refund"),
+        revenue,
+        account("wallet", order.viewer_id),
+        order.amount_minor,
+        "refund",
+    )
+
+
 class PurchaseService:
-    def __init__(self, sales: SaleStore, ledger: LedgerStore, clock: Clock) -> None:
+    def __init__(
+        self, sales: SaleStore, ledger: LedgerStore, batches: PurchaseBatches, clock: Clock
+    ) -> None:
         self._sales = sales
         self._ledger = ledger
+        self._batches = batches
         self._clock = clock
         self._statuses: dict[str, str] = {}
-        self._sold_out: set[str] = set()
+        # Per sale sold out or closed: every (viewer, key) that has an order, read once from the
+        # store (at most one order per unit sold, so bounded by the stock). While a sale is in
+        # here, a tap whose key is not is refused from memory.
+        self._settled: dict[str, dict[tuple[str, str], str]] = {}
+        # Per sale: (viewer, key) the store refused for the viewer's limit, until a hold returns.
+        self._over_limit: dict[str, set[tuple[str, str]]] = {}
+        self._held_seen: dict[str, int] = {}
 
     async def sync_sale(self, sale: AnnouncedSale) -> None:
         """Make the sale store agree with the show log about this sale (idempotent; cached)."""
@@ -91,115 +122,106 @@ class PurchaseService:
         await self._sales.set_sale_status(sale.sale_id, sale.status)
         self._statuses[sale.sale_id] = sale.status
 
-    async def buy(self, sale: AnnouncedSale, viewer_id: str, key: str, quantity: int) -> Purchase:
-        """A tap paid from the wallet, in the same tap."""
-        order_id, now_ms, on_sale = await self._check_tap(sale, viewer_id, key, quantity)
-        if on_sale:
-            await self._refuse_if_sold_out(sale.sale_id, order_id)
-        wallet = account("wallet", viewer_id)
-        if (
-            on_sale
-            and rules.amount_minor(sale.terms, quantity) > await self._ledger.balance(wallet)
-            and await self._sales.order(sale.sale_id, order_id) is None
+    def refuse_from_memory(
+        self, sale: AnnouncedSale, viewer_id: str, key: str, quantity: int
+    ) -> None:
+        """Raise the refusal this node can give without asking the store, as the store would
+        give it: a quantity out of range, a sale that has not opened (no order can exist yet),
+        a sold-out or closed sale for a key without an order, a key already refused for the
+        viewer's limit. Anything else returns: the tap goes to the store."""
+        terms = sale.terms
+        rules.check_quantity(terms, quantity)
+        now_ms = self._clock.now_ms()
+        if sale.status == rules.SCHEDULED or (
+            sale.status == rules.OPEN and now_ms < terms.opens_at_ms
         ):
-            provider_id = order_id_for(sale.sale_id, viewer_id, key, PROVIDER)
-            if await self._sales.order(sale.sale_id, provider_id) is not None:
-                raise rules.KeyReused("this idempotency key was used with another payment method")
-            raise InsufficientFunds("your wallet does not hold enough for this order")
-        order = await self._reserve(sale, order_id, viewer_id, key, quantity, now_ms)
-        if order.state == rules.HELD:
-            order = await self.pay_order(sale.sale_id, sale.sponsor_id, order)
-        return Purchase(order, await self._ledger.balance(wallet))
+            raise rules.SaleNotOpen("this sale has not opened yet")
+        settled = self._settled.get(sale.sale_id)
+        if settled is not None and (viewer_id, key) not in settled:
+            rules.check_window(terms, sale.status, now_ms)
+            raise rules.SoldOut("sold out")
+        if (viewer_id, key) in self._over_limit.get(sale.sale_id, ()):
+            raise rules.LimitReached(f"the limit is {terms.per_viewer_limit} per viewer")
+
+    async def buy(self, sale: AnnouncedSale, viewer_id: str, key: str, quantity: int) -> Purchase:
+        """A tap paid from the wallet, in the same tap (a batch of one)."""
+        self.refuse_from_memory(sale, viewer_id, key, quantity)
+        (outcome,) = await self.buy_batch(sale, [wallet_tap(sale, viewer_id, key, quantity)])
+        if isinstance(outcome, GalaError):
+            raise outcome
+        return outcome
+
+    async def buy_batch(
+        self, sale: AnnouncedSale, taps: Sequence[WalletTap]
+    ) -> list[Purchase | GalaError]:
+        """Wallet taps on one sale decided together in one store step
+        (`PurchaseBatches.buy_batch`); one outcome per tap, in order."""
+        await self.sync_sale(sale)
+        outcomes = await self._batches.buy_batch(
+            sale.sale_id, account("revenue", sale.sponsor_id), taps, self._clock.now_ms()
+        )
+        settle = False
+        for tap, outcome in zip(taps, outcomes, strict=True):
+            if isinstance(outcome, rules.LimitReached):
+                self._over_limit.setdefault(sale.sale_id, set()).add((tap.viewer_id, tap.key))
+            settle = settle or isinstance(outcome, rules.SoldOut | rules.SaleClosed)
+        if settle:
+            await self._remember_settled(sale.sale_id)
+        return outcomes
 
     async def hold(
         self, sale: AnnouncedSale, viewer_id: str, key: str, quantity: int
     ) -> rules.Order:
         """A tap to be paid through the payment provider: the units are held for the sale's
         `hold_ms`, whatever the wallet holds. A retry with the key returns the same order."""
-        order_id, now_ms, on_sale = await self._check_tap(
-            sale, viewer_id, key, quantity, method=PROVIDER
-        )
-        if on_sale:
-            await self._refuse_if_sold_out(sale.sale_id, order_id)
-        return await self._reserve(sale, order_id, viewer_id, key, quantity, now_ms)
-
-    async def _check_tap(
-        self,
-        sale: AnnouncedSale,
-        viewer_id: str,
-        key: str,
-        quantity: int,
-        method: str = WALLET,
-    ) -> tuple[str, int, bool]:
-        """(The tap's order id, the server's now, whether the sale takes taps now); a quantity
-        the sale refuses is refused before the wallet is looked at."""
+        self.refuse_from_memory(sale, viewer_id, key, quantity)
         await self.sync_sale(sale)
-        rules.check_quantity(sale.terms, quantity)
-        now_ms = self._clock.now_ms()
-        on_sale = rules.on_sale(sale.terms, sale.status, now_ms)
-        return order_id_for(sale.sale_id, viewer_id, key, method), now_ms, on_sale
-
-    async def _reserve(
-        self,
-        sale: AnnouncedSale,
-        order_id: str,
-        viewer_id: str,
-        key: str,
-        quantity: int,
-        now_ms: int,
-    ) -> rules.Order:
+        order_id = order_id_for(sale.sale_id, viewer_id, key, PROVIDER)
         try:
             order = await self._sales.reserve(
-                sale.sale_id, order_id, viewer_id, key, quantity, now_ms
+                sale.sale_id, order_id, viewer_id, key, quantity, self._clock.now_ms()
             )
         except rules.SoldOut:
-            self._sold_out.add(sale.sale_id)
+            await self._remember_settled(sale.sale_id)
             raise
         if order.id != order_id:
             # the payment method is part of the order id: this key made an order paid the other way
             raise rules.KeyReused("this idempotency key was used with another payment method")
         return order
 
-    async def _refuse_if_sold_out(self, sale_id: str, order_id: str) -> None:
-        """A sale this node has seen sold out is answered here, without asking the sale's slot
-        to reserve; only a retry of a key that already has an order goes on (to get it back).
-        The figures (every 0.5 s on every node) and the sweeper clear it when stock comes back,
-        so a unit returned by an expired hold is on sale again within half a second."""
-        if sale_id in self._sold_out and await self._sales.order(sale_id, order_id) is None:
-            raise rules.SoldOut("sold out")
+    async def _remember_settled(self, sale_id: str) -> None:
+        """Read once which keys have orders in a sale that is sold out or closed, so later taps
+        of other keys are refused from memory."""
+        if sale_id in self._settled:
+            return
+        counts = await self._sales.counts(sale_id)
+        if counts.left == 0 or counts.status == rules.CLOSED:
+            orders = await self._sales.orders(sale_id)
+            self._settled[sale_id] = {(o.viewer_id, o.key): o.id for o in orders}
 
     async def pay_order(self, sale_id: str, sponsor_id: str, order: rules.Order) -> rules.Order:
         """Pay a held order from its viewer's wallet (`order/ID/pay`), then mark it paid; if its
         hold expired in between, refund the charge (`order/ID/refund`) and raise `HoldExpired`.
         Each step is idempotent, so a retry or the sweeper may run it again."""
-        wallet = account("wallet", order.viewer_id)
         revenue = account("revenue", sponsor_id)
-        await self._ledger.post(
-            Transfer(
-                transfer_id("order", order.id, "pay"), wallet, revenue, order.amount_minor, "order"
-            )
-        )
+        await self._ledger.post(pay_transfer(order, revenue))
         try:
             return await self._sales.pay(sale_id, order.id)
         except rules.HoldExpired:
-            await self._ledger.post(
-                Transfer(
-                    transfer_id("order", order.id, "refund"),
-                    revenue,
-                    wallet,
-                    order.amount_minor,
-                    "refund",
-                )
-            )
+            await self._ledger.post(refund_transfer(order, revenue))
             raise
 
     async def counts(self, sale_id: str) -> SaleCounts:
-        """The sale's counters; they also tell this node whether the sale is sold out."""
+        """The sale's counters; stock that came back (an expired hold) puts the sale back in
+        the store's hands on this node: it may sell again, and a viewer's limit may allow more."""
         counts = await self._sales.counts(sale_id)
-        if counts.left == 0:
-            self._sold_out.add(sale_id)
-        else:
-            self._sold_out.discard(sale_id)
+        if counts.left > 0 and counts.status != rules.CLOSED:
+            self._settled.pop(sale_id, None)
+        if counts.held < self._held_seen.get(sale_id, 0):
+            self._over_limit.pop(sale_id, None)
+        self._held_seen[sale_id] = counts.held
+        if counts.left == 0 or counts.status == rules.CLOSED:
+            await self._remember_settled(sale_id)
         return counts
 
     async def sale_orders(self, sale_id: str) -> tuple[rules.SaleTerms, list[rules.Order]]:
@@ -240,7 +262,8 @@ class PurchaseService:
         for sale_id in sale_ids:
             released = await self._sales.expire(sale_id, self._clock.now_ms())
             if released:
-                self._sold_out.discard(sale_id)
+                self._settled.pop(sale_id, None)
+                self._over_limit.pop(sale_id, None)
                 released_total += len(released)
             orders = await self._sales.orders(sale_id) if reconcile else released
             for order in orders:
@@ -274,6 +297,10 @@ class PurchaseService:
             return None
         await self._ledger.post(refund)
         return REFUNDED
+
+
+def wallet_tap(sale: AnnouncedSale, viewer_id: str, key: str, quantity: int) -> WalletTap:
+    return WalletTap(order_id_for(sale.sale_id, viewer_id, key), viewer_id, key, quantity)
 
 
 def order_wire(order: rules.Order) -> dict[str, Any]:

@@ -4,8 +4,11 @@ idempotency key), applies the pure rule from `sale.py` to it, and writes the res
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
+from typing import Any
 
 from gala.kernel.storage import SqliteRunner, transaction
 
@@ -80,30 +83,14 @@ class SqliteSaleStore:
     ) -> Order:
         def reserve(conn: sqlite3.Connection) -> Order:
             with transaction(conn):
-                state = _load(conn, sale_id, viewer_id=viewer_id, key=key)
-                new_state, order = sale.reserve(state, order_id, viewer_id, key, quantity, now_ms)
-                if new_state is not state:
-                    _save_counters(conn, new_state)
-                    _save_taken(conn, sale_id, viewer_id, new_state.taken[viewer_id])
-                    conn.execute(
-                        f"INSERT INTO sale_orders (sale_id, {_ORDER_COLUMNS}) "  # noqa: S608 - fixed column list and clauses; values are bound
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (sale_id, *_row(order)),
-                    )
-                return order
+                return reserve_in(conn, sale_id, order_id, viewer_id, key, quantity, now_ms)
 
         return await self._db.run(reserve)
 
     async def pay(self, sale_id: str, order_id: str) -> Order:
         def pay(conn: sqlite3.Connection) -> Order:
             with transaction(conn):
-                state = _load(conn, sale_id, order_id=order_id)
-                new_state = sale.pay(state, order_id)
-                order = new_state.orders[order_id]
-                if new_state is not state:
-                    _save_counters(conn, new_state)
-                    _save_order_state(conn, sale_id, order)
-                return order
+                return pay_in(conn, sale_id, order_id)
 
         return await self._db.run(pay)
 
@@ -163,6 +150,110 @@ class SqliteSaleStore:
             return None if row is None else _order(row)
 
         return await self._db.run(read)
+
+
+def reserve_in(
+    conn: sqlite3.Connection,
+    sale_id: str,
+    order_id: str,
+    viewer_id: str,
+    key: str,
+    quantity: int,
+    now_ms: int,
+    *,
+    state: SaleState | None = None,
+) -> Order:
+    """`sale.reserve` inside the caller's transaction (`state`: the sale as `load_for_tap`
+    read it in this transaction, when the caller already has it)."""
+    if state is None:
+        state = load_for_tap(conn, sale_id, viewer_id, key)
+    new_state, order = sale.reserve(state, order_id, viewer_id, key, quantity, now_ms)
+    if new_state is not state:
+        _save_counters(conn, new_state)
+        _save_taken(conn, sale_id, viewer_id, new_state.taken[viewer_id])
+        conn.execute(
+            f"INSERT INTO sale_orders (sale_id, {_ORDER_COLUMNS}) "  # noqa: S608 - fixed column list and clauses; values are bound
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (sale_id, *_row(order)),
+        )
+    return order
+
+
+def pay_in(conn: sqlite3.Connection, sale_id: str, order_id: str) -> Order:
+    """`sale.pay` inside the caller's transaction."""
+    state = _load(conn, sale_id, order_id=order_id)
+    new_state = sale.pay(state, order_id)
+    order = new_state.orders[order_id]
+    if new_state is not state:
+        _save_counters(conn, new_state)
+        _save_order_state(conn, sale_id, order)
+    return order
+
+
+def load_counters(conn: sqlite3.Connection, sale_id: str) -> SaleState:
+    """The sale's terms, status and counters, without any order or viewer count."""
+    return _load(conn, sale_id)
+
+
+def orders_of_keys_in(
+    conn: sqlite3.Connection, sale_id: str, keys: Sequence[tuple[str, str]]
+) -> list[Order]:
+    """The orders of these (viewer, key) pairs, in one statement."""
+    row = conn.execute(
+        "SELECT json_group_array(json_array(o.order_id, o.viewer_id, o.idem_key, o.quantity, "
+        "o.amount_minor, o.state, o.expires_at_ms)) FROM json_each(?) AS k "
+        "CROSS JOIN sale_orders AS o ON o.sale_id = ? AND o.viewer_id = k.value ->> 0 "
+        "AND o.idem_key = k.value ->> 1",
+        (json.dumps(keys), sale_id),
+    ).fetchone()
+    return [_order(item) for item in json.loads(row[0])]
+
+
+def taken_in(conn: sqlite3.Connection, sale_id: str, viewers: Sequence[str]) -> dict[str, int]:
+    """The units held and bought by each of these viewers (absent: none), in one statement."""
+    row = conn.execute(
+        "SELECT json_group_object(t.viewer_id, t.units) FROM json_each(?) AS v "
+        "CROSS JOIN sale_taken AS t ON t.sale_id = ? AND t.viewer_id = v.value",
+        (json.dumps(viewers), sale_id),
+    ).fetchone()
+    return {str(k): int(v) for k, v in json.loads(row[0]).items()}
+
+
+def record_taps_in(
+    conn: sqlite3.Connection,
+    state: SaleState,
+    new_orders: Sequence[Order],
+    paid_order_ids: Sequence[str],
+    taken: Mapping[str, int],
+) -> None:
+    """Write what a batch of taps decided, in a fixed number of statements: the sale's counters
+    (`state`), the new orders, the orders now paid, the viewers' counts."""
+    sale_id = state.terms.sale_id
+    _save_counters(conn, state)
+    if new_orders:
+        conn.execute(
+            f"INSERT INTO sale_orders (sale_id, {_ORDER_COLUMNS}) "  # noqa: S608 - fixed column list; values are bound
+            "SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, "
+            "value ->> 5, value ->> 6 FROM json_each(?)",
+            (sale_id, json.dumps([_row(order) for order in new_orders])),
+        )
+    if paid_order_ids:
+        conn.execute(
+            "UPDATE sale_orders SET state = 'paid' WHERE sale_id = ? "
+            "AND order_id IN (SELECT value FROM json_each(?))",
+            (sale_id, json.dumps(paid_order_ids)),
+        )
+    if taken:
+        conn.execute(
+            "INSERT INTO sale_taken SELECT ?, key, value FROM json_each(?) WHERE true "
+            "ON CONFLICT (sale_id, viewer_id) DO UPDATE SET units = excluded.units",
+            (sale_id, json.dumps(taken)),
+        )
+
+
+def load_for_tap(conn: sqlite3.Connection, sale_id: str, viewer_id: str, key: str) -> SaleState:
+    """The sale's counters, the order of the viewer's key (if any) and the viewer's count."""
+    return _load(conn, sale_id, viewer_id=viewer_id, key=key)
 
 
 def _load(
@@ -258,7 +349,7 @@ def _row(order: Order) -> tuple[object, ...]:
     )
 
 
-def _order(row: sqlite3.Row) -> Order:
+def _order(row: Sequence[Any]) -> Order:
     return Order(
         str(row[0]), str(row[1]), str(row[2]), int(row[3]), int(row[4]), str(row[5]), int(row[6])
     )

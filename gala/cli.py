@@ -243,7 +243,9 @@ def _budget_deposit(args: argparse.Namespace, settings: Settings) -> int:
 async def _deposit(store_url: str, funder: str, amount_minor: int, reference: str) -> int:
     store = await open_store(store_url)
     try:
-        drops = DropService(store.drops, store.ledger, SystemClock(), random.SystemRandom())
+        drops = DropService(
+            store.drops, store.ledger, store.taps, SystemClock(), random.SystemRandom()
+        )
         await drops.deposit(funder, amount_minor, reference)
         return await store.ledger.balance(funder)
     finally:

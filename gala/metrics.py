@@ -27,6 +27,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Seconds. Taps are answered in milliseconds; a store call in tens of microseconds to a few ms;
 # a fan-out round of 10,000 viewers takes about 0.1 s.
 FAST_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
 TAP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 ROUND_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 LOOP_LAG_INTERVAL_S = 0.25
@@ -81,6 +82,13 @@ class Metrics:
             "Time from a tap's arrival to its answer, by kind (buy, grab)",
             ["kind"],
             buckets=TAP_BUCKETS,
+            registry=registry,
+        )
+        self.tap_batch_size = Histogram(
+            "gala_tap_batch_size",
+            "Taps decided together in one store step, by kind (buy, grab)",
+            ["kind"],
+            buckets=BATCH_BUCKETS,
             registry=registry,
         )
         self.console_commands = Counter(

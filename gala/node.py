@@ -34,6 +34,7 @@ from gala.realtime.facade import VIEWER_NS, Realtime
 from gala.realtime.show_channel import viewer_room
 from gala.realtime.show_runtime import ShowRuntime
 from gala.realtime.tap_limiter import TapLimiter
+from gala.realtime.tap_pipeline import PipelineLimits, TapPipelines
 from gala.realtime.viewer_handlers import ViewerHandlers
 from gala.results.report import ResultsRecorder, show_results
 from gala.runofshow.booked_cues import product_key
@@ -105,8 +106,8 @@ class Node:
         node_id = settings.node_id or default_node_id()
         effects = ShowCueEffects(lambda show_id: shows.get(show_id).currency)
         stage = StageService(store.stage, shows, effects, clock)
-        purchases = PurchaseService(store.sales, store.ledger, clock)
-        drops = DropService(store.drops, store.ledger, clock, random.SystemRandom())
+        purchases = PurchaseService(store.sales, store.ledger, store.taps, clock)
+        drops = DropService(store.drops, store.ledger, store.taps, clock, random.SystemRandom())
         webhook_secret = (
             settings.webhook_secret.encode()
             if settings.webhook_secret
@@ -196,7 +197,14 @@ class Node:
             clock,
             purchases,
             payments,
-            drops,
+            TapPipelines(
+                purchases,
+                drops,
+                PipelineLimits(
+                    max_batch=settings.tap_batch_max, max_wait_s=settings.tap_max_wait_ms / 1000
+                ),
+                metrics,
+            ),
             limiter,
             results,
             answers,

@@ -42,6 +42,8 @@ class Settings:
     demo_budget_minor: int = 0
     grab_taps_per_s: int = 5
     grab_tap_burst: int = 10
+    tap_batch_max: int = 1000
+    tap_max_wait_ms: int = 1000
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -77,6 +79,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         demo_budget_minor=_int(env, "GALA_DEMO_BUDGET_MINOR", base.demo_budget_minor, 0, 10**12),
         grab_taps_per_s=_int(env, "GALA_GRAB_TAPS_PER_S", base.grab_taps_per_s, 1, 10_000),
         grab_tap_burst=_int(env, "GALA_GRAB_TAP_BURST", base.grab_tap_burst, 1, 10_000),
+        tap_batch_max=_int(env, "GALA_TAP_BATCH_MAX", base.tap_batch_max, 1, 100_000),
+        tap_max_wait_ms=_int(env, "GALA_TAP_MAX_WAIT_MS", base.tap_max_wait_ms, 10, 60_000),
     )
 
 

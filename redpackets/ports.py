@@ -6,6 +6,11 @@ hash slot `{drop:ID}` (Redis), so any number of concurrent grabs from any number
 each envelope once and give each viewer at most one. `tests/contract/test_drop_store.py` checks
 both backends.
 
+`GrabBatches` decides a batch of grabs on one drop in one step of the store: each grab is
+claimed and credited to its viewer's wallet, or refused, on its own; the batch costs one
+transaction (SQLite) or a fixed handful of round trips (Redis). `tests/contract/
+test_tap_batches.py` checks both backends.
+
 `DropLedger` is the part of the ledger store drops use (commerce's adapters satisfy it): moving
 the budget into escrow, crediting claims and refunding the leftover are transfers with
 deterministic ids, so each happens exactly once however often a step is retried.
@@ -13,9 +18,11 @@ deterministic ids, so each happens exactly once however often a step is retried.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from gala.kernel.errors import GalaError
 from gala.kernel.ledger import Transfer
 
 from .model import Claim, DropTerms
@@ -77,6 +84,26 @@ class DropStore(Protocol):
 
     async def drop_ids(self, show_id: str | None = None) -> list[str]:
         """The drops of one show, or of every show."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Grabbed:
+    """A grab's outcome: the claim, and the viewer's wallet balance once it was credited."""
+
+    claim: Claim
+    balance_minor: int
+
+
+class GrabBatches(Protocol):
+    async def grab_batch(
+        self, drop_id: str, viewer_ids: Sequence[str], now_ms: int
+    ) -> list[Grabbed | GalaError]:
+        """`model.grab` for each viewer, in order, each atomically, then each new claim's credit
+        (`grab/ID/VIEWER`, escrow -> wallet) and its mark as credited. A viewer's second grab
+        (in this batch or before) is `AlreadyGrabbed` with the first amount. One outcome per
+        viewer, in order. A claim is durable once its outcome is returned; a crash between a
+        claim and its credit leaves it uncredited, which the sweeper credits."""
         ...
 
 

@@ -4,6 +4,8 @@ number of nodes."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from importlib.resources import files
 from typing import Any
 
@@ -54,6 +56,7 @@ class RedisDropStore:
         self._create = redis.register_script(_script("create.lua"))
         self._activate = redis.register_script(_script("activate.lua"))
         self._grab = redis.register_script(_script("grab.lua"))
+        self._grab_batch = redis.register_script(_script("grab_batch.lua"))
         self._close = redis.register_script(_script("close.lua"))
 
     async def create_drop(self, terms: DropTerms, amounts: list[int]) -> bool:
@@ -98,6 +101,30 @@ class RedisDropStore:
         if outcome == "already":
             raise AlreadyGrabbed(_claim(drop_id, viewer_id, reply[1]).amount_minor)
         raise _refusal(reply)
+
+    async def grab_batch(
+        self, drop_id: str, viewer_ids: Sequence[str], now_ms: int
+    ) -> list[Claim | GalaError]:
+        """`lua/grab_batch.lua`: `grab` for each viewer, in order, in one call in the drop's
+        slot; each new claim is recorded uncredited."""
+        replies = await self._grab_batch(
+            keys=drop_keys(drop_id, self._prefix).all(), args=[now_ms, json.dumps(list(viewer_ids))]
+        )
+        outcomes: list[Claim | GalaError] = []
+        for viewer_id, reply in zip(viewer_ids, replies, strict=True):
+            outcome = _text(reply[0])
+            if outcome == "ok":
+                outcomes.append(_claim(drop_id, viewer_id, reply[1]))
+            elif outcome == "already":
+                outcomes.append(AlreadyGrabbed(_claim(drop_id, viewer_id, reply[1]).amount_minor))
+            else:
+                outcomes.append(_refusal(reply))
+        return outcomes
+
+    async def mark_credited_many(self, drop_id: str, viewer_ids: Sequence[str]) -> None:
+        """`mark_credited` for each viewer, in one command."""
+        if viewer_ids:
+            await self._redis.srem(drop_keys(drop_id, self._prefix).uncredited, *viewer_ids)
 
     async def claim_of(self, drop_id: str, viewer_id: str) -> Claim | None:
         raw = await self._redis.hget(drop_keys(drop_id, self._prefix).claims, viewer_id)

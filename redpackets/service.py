@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,17 +26,15 @@ from gala.kernel.ledger import InsufficientFunds, Transfer, account, transfer_id
 
 from . import model
 from .model import Claim, DropTerms, DropUnfunded, RandomSource
-from .ports import DropCounts, DropLedger, DropStore
+from .ports import DropCounts, DropLedger, DropStore, GrabBatches, Grabbed
 
 log = logging.getLogger(__name__)
 
 DEPOSITS = account("external", "deposits")
 
 
-@dataclass(frozen=True, slots=True)
-class Grab:
-    claim: Claim
-    balance_minor: int
+# A grab's outcome: the claim, and the viewer's balance once it was credited.
+Grab = Grabbed
 
 
 def escrow_of(drop_id: str) -> str:
@@ -105,15 +103,24 @@ class DropSweep:
 
 class DropService:
     def __init__(
-        self, drops: DropStore, ledger: DropLedger, clock: Clock, rng: RandomSource
+        self,
+        drops: DropStore,
+        ledger: DropLedger,
+        batches: GrabBatches,
+        clock: Clock,
+        rng: RandomSource,
     ) -> None:
         self._drops = drops
         self._ledger = ledger
+        self._batches = batches
         self._clock = clock
         self._rng = rng
         self._launched: dict[str, str] = {}
         self._settled: set[str] = set()
+        # A drop that refused for good (empty, closed, cancelled: none of these ever reopens):
+        # its refusal, and every claim of it, read once (at most one per envelope).
         self._final: dict[str, tuple[type[GalaError], str]] = {}
+        self._final_claims: dict[str, dict[str, int]] = {}
 
     async def launch(self, terms: DropTerms) -> str:
         """Create the drop with its envelopes, move its budget into escrow, set it live.
@@ -144,26 +151,46 @@ class DropService:
             if held < needed:
                 raise DropUnfunded(f"{funder} holds {held}, the drops need {needed}")
 
-    async def grab(self, terms: DropTerms, viewer_id: str) -> Grab:
-        """Take an envelope and credit it. Once this node has seen a drop refuse for good
-        (empty, closed, cancelled: none of these ever reopens), it answers locally: only the
-        viewer's own claim is read, so a winner's retry still gets its amount."""
-        final = self._final.get(terms.drop_id)
-        if final is not None:
-            known = await self._drops.claim_of(terms.drop_id, viewer_id)
-            if known is not None:
-                raise model.AlreadyGrabbed(known.amount_minor)
-            refusal, message = final
+    def refuse_from_memory(self, terms: DropTerms, viewer_id: str) -> None:
+        """Raise the answer this node can give without the store, as the store would: a drop
+        that refused for good answers with its refusal, or a viewer's first amount; a live drop
+        before its opening time is `not_open` (no claim can exist yet). Else return."""
+        claims = self._final_claims.get(terms.drop_id)
+        if claims is not None:
+            amount = claims.get(viewer_id)
+            if amount is not None:
+                raise model.AlreadyGrabbed(amount)
+            refusal, message = self._final[terms.drop_id]
             raise refusal(message)
+        if (
+            self._launched.get(terms.drop_id) == model.LIVE
+            and self._clock.now_ms() < terms.opens_at_ms
+        ):
+            raise model.NotOpen("this drop has not opened yet")
+
+    async def grab(self, terms: DropTerms, viewer_id: str) -> Grab:
+        """Take an envelope and credit it (a batch of one)."""
+        self.refuse_from_memory(terms, viewer_id)
+        (outcome,) = await self.grab_batch(terms, [viewer_id])
+        if isinstance(outcome, GalaError):
+            raise outcome
+        return outcome
+
+    async def grab_batch(
+        self, terms: DropTerms, viewer_ids: Sequence[str]
+    ) -> list[Grab | GalaError]:
+        """Grabs of one drop decided together in one store step (`GrabBatches.grab_batch`):
+        each claimed and credited, or refused; one outcome per viewer, in order."""
         with contextlib.suppress(DropUnfunded):  # the store then answers `drop_cancelled`
             await self.launch(terms)
-        try:
-            claim = await self._drops.grab(terms.drop_id, viewer_id, self._clock.now_ms())
-        except (model.DropEmpty, model.DropClosed, model.DropCancelled) as refused:
-            self._final[terms.drop_id] = (type(refused), refused.message)
-            raise
-        await self._credit(claim)
-        return Grab(claim, await self._ledger.balance(account("wallet", viewer_id)))
+        outcomes = await self._batches.grab_batch(terms.drop_id, viewer_ids, self._clock.now_ms())
+        for outcome in outcomes:
+            if isinstance(outcome, model.DropEmpty | model.DropClosed | model.DropCancelled):
+                self._final[terms.drop_id] = (type(outcome), outcome.message)
+        if terms.drop_id in self._final and terms.drop_id not in self._final_claims:
+            claims = await self._drops.claims(terms.drop_id)
+            self._final_claims[terms.drop_id] = {c.viewer_id: c.amount_minor for c in claims}
+        return outcomes
 
     async def _credit(self, claim: Claim) -> None:
         await self._ledger.post(credit_transfer(claim))

@@ -4,6 +4,7 @@ envelope), applies the pure rule from `model.py`, and writes the result back."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from types import MappingProxyType
@@ -82,17 +83,7 @@ class SqliteDropStore:
     async def grab(self, drop_id: str, viewer_id: str, now_ms: int) -> Claim:
         def grab(conn: sqlite3.Connection) -> Claim:
             with transaction(conn):
-                _, claim = model.grab(_load(conn, drop_id, viewer_id), viewer_id, now_ms)
-                conn.execute(
-                    "UPDATE drops SET next_index = next_index + 1, "
-                    "claimed_minor = claimed_minor + ? WHERE drop_id = ?",
-                    (claim.amount_minor, drop_id),
-                )
-                conn.execute(
-                    "INSERT INTO drop_claims VALUES (?, ?, ?, ?, 0)",
-                    (drop_id, viewer_id, claim.index, claim.amount_minor),
-                )
-                return claim
+                return grab_in(conn, drop_id, viewer_id, now_ms)
 
         return await self._db.run(grab)
 
@@ -109,10 +100,7 @@ class SqliteDropStore:
     async def mark_credited(self, drop_id: str, viewer_id: str) -> None:
         def mark(conn: sqlite3.Connection) -> None:
             with transaction(conn):
-                conn.execute(
-                    "UPDATE drop_claims SET credited = 1 WHERE drop_id = ? AND viewer_id = ?",
-                    (drop_id, viewer_id),
-                )
+                mark_credited_in(conn, drop_id, viewer_id)
 
         await self._db.run(mark)
 
@@ -201,6 +189,71 @@ class _StoredEnvelopes(Sequence[int]):
         if row is None:
             raise IndexError(index)
         return int(row[0])
+
+
+def grab_in(conn: sqlite3.Connection, drop_id: str, viewer_id: str, now_ms: int) -> Claim:
+    """`model.grab` inside the caller's transaction; the claim is recorded uncredited."""
+    _, claim = model.grab(_load(conn, drop_id, viewer_id), viewer_id, now_ms)
+    conn.execute(
+        "UPDATE drops SET next_index = next_index + 1, "
+        "claimed_minor = claimed_minor + ? WHERE drop_id = ?",
+        (claim.amount_minor, drop_id),
+    )
+    conn.execute(
+        "INSERT INTO drop_claims VALUES (?, ?, ?, ?, 0)",
+        (drop_id, viewer_id, claim.index, claim.amount_minor),
+    )
+    return claim
+
+
+def load_drop(conn: sqlite3.Connection, drop_id: str) -> DropState:
+    """The drop's terms, status and next envelope, without any claim."""
+    return _load(conn, drop_id)
+
+
+def claims_in(conn: sqlite3.Connection, drop_id: str, viewers: Sequence[str]) -> dict[str, Claim]:
+    """The claims of these viewers on the drop, in one statement."""
+    row = conn.execute(
+        "SELECT json_group_array(json_array(c.viewer_id, c.idx, c.amount_minor)) "
+        "FROM json_each(?) AS v CROSS JOIN drop_claims AS c "
+        "ON c.drop_id = ? AND c.viewer_id = v.value",
+        (json.dumps(viewers), drop_id),
+    ).fetchone()
+    return {v: Claim(drop_id, v, int(i), int(a)) for v, i, a in json.loads(row[0])}
+
+
+def amounts_in(conn: sqlite3.Connection, drop_id: str, start: int, stop: int) -> list[int]:
+    """The envelopes `start` to `stop - 1`, in order, in one statement."""
+    row = conn.execute(
+        "SELECT json_group_array(amount_minor) FROM (SELECT amount_minor FROM drop_envelopes "
+        "WHERE drop_id = ? AND idx >= ? AND idx < ? ORDER BY idx)",
+        (drop_id, start, stop),
+    ).fetchone()
+    return [int(a) for a in json.loads(row[0])]
+
+
+def record_claims_in(conn: sqlite3.Connection, drop_id: str, claims: Sequence[Claim]) -> None:
+    """Write the new claims of a batch, credited (the caller posts their credits in the same
+    transaction), and move the drop's counters past them, in two statements."""
+    if not claims:
+        return
+    conn.execute(
+        "INSERT INTO drop_claims SELECT ?, value ->> 0, value ->> 1, value ->> 2, 1 "
+        "FROM json_each(?)",
+        (drop_id, json.dumps([[c.viewer_id, c.index, c.amount_minor] for c in claims])),
+    )
+    conn.execute(
+        "UPDATE drops SET next_index = next_index + ?, claimed_minor = claimed_minor + ? "
+        "WHERE drop_id = ?",
+        (len(claims), sum(c.amount_minor for c in claims), drop_id),
+    )
+
+
+def mark_credited_in(conn: sqlite3.Connection, drop_id: str, viewer_id: str) -> None:
+    conn.execute(
+        "UPDATE drop_claims SET credited = 1 WHERE drop_id = ? AND viewer_id = ?",
+        (drop_id, viewer_id),
+    )
 
 
 def _load(conn: sqlite3.Connection, drop_id: str, viewer_id: str | None = None) -> DropState:

@@ -513,6 +513,36 @@ async def producer_client(
         await client.disconnect()
 
 
+RETRYABLE = ("busy", "store_unavailable")
+
+
+async def call_as_the_page(
+    client: Any, event: str, payload: dict[str, Any], timeout: float = 120
+) -> dict[str, Any]:
+    """A tap the way the viewer page sends it: a coded retryable refusal (`busy`,
+    `store_unavailable`) is sent again with the same payload (so the same key) after the
+    `retry_after_ms` it names, until it gets another answer."""
+    while True:
+        ack: dict[str, Any] = await client.call(event, payload, timeout=timeout)
+        error = ack.get("error") or {}
+        if ack.get("ok") or error.get("code") not in RETRYABLE:
+            return ack
+        await asyncio.sleep(error.get("retry_after_ms", 250) / 1000)
+
+
+async def tap_batches(base_url: str, kind: str) -> tuple[float, float]:
+    """(batches, taps in them) of one kind (`buy`, `grab`) from the node's /metrics
+    (`gala_tap_batch_size`): more taps than batches means taps were decided together."""
+    async with aiohttp.ClientSession() as http, http.get(f"{base_url}/metrics") as response:
+        text = await response.text()
+    found = {"count": 0.0, "sum": 0.0}
+    for line in text.splitlines():
+        for part in found:
+            if line.startswith(f'gala_tap_batch_size_{part}{{kind="{kind}"}}'):
+                found[part] = float(line.split()[-1])
+    return found["count"], found["sum"]
+
+
 async def code_of(call: Awaitable[Any]) -> str:
     """The refusal code a call raises, or "ok"."""
     try:

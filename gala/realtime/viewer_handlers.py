@@ -31,10 +31,11 @@ from gala.realtime.facade import VIEWER_NS, Connection, Realtime
 from gala.realtime.show_channel import viewer_room
 from gala.realtime.show_runtime import ShowRuntime
 from gala.realtime.tap_limiter import TapLimiter
+from gala.realtime.tap_pipeline import TapPipelines
 from gala.results.report import ResultsRecorder
 from gala.runofshow.registry import ShowRegistry
 from redpackets.model import UnknownDrop
-from redpackets.service import DropService, grab_wire
+from redpackets.service import grab_wire
 
 
 class NotRevealed(Conflict):
@@ -50,7 +51,7 @@ class ViewerHandlers:
         clock: Clock,
         purchases: PurchaseService,
         payments: PaymentService,
-        drops: DropService,
+        taps: TapPipelines,
         limiter: TapLimiter,
         results: ResultsRecorder,
         answers: Answers,
@@ -61,7 +62,7 @@ class ViewerHandlers:
         self._clock = clock
         self._purchases = purchases
         self._payments = payments
-        self._drops = drops
+        self._taps = taps
         self._limiter = limiter
         self._results = results
         self._answers = answers
@@ -119,7 +120,7 @@ class ViewerHandlers:
                 "balance_minor": held.balance_minor,
                 "currency": show.currency,
             }
-        purchase = await self._purchases.buy(sale, viewer.subject, command.key, command.quantity)
+        purchase = await self._taps.buy(sale, viewer.subject, command.key, command.quantity)
         return {
             "order": order_wire(purchase.order),
             "balance_minor": purchase.balance_minor,
@@ -148,7 +149,7 @@ class ViewerHandlers:
         drop = runtime.channel.snapshot.drops.drops.get(command.drop_id)
         if drop is None:
             raise UnknownDrop("no such drop in this show")
-        grabbed = await self._drops.grab(drop.terms, viewer.subject)
+        grabbed = await self._taps.grab(drop.terms, viewer.subject)
         return grab_wire(grabbed, show.currency)
 
     async def displayed(self, conn: Connection, payload: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import redis.asyncio as aioredis
 
-from commerce.ports import LedgerStore, PaymentStore, SaleStore
+from commerce.ports import LedgerStore, PaymentStore, PurchaseBatches, SaleStore
 from commerce.redis_ledger import RedisLedgerStore
 from commerce.redis_payments import RedisPaymentStore
 from commerce.redis_store import RedisSaleStore
@@ -31,7 +31,7 @@ from gala.stores.ports import (
     ShowDocuments,
     ShowLogReader,
 )
-from redpackets.ports import DropStore
+from redpackets.ports import DropStore, GrabBatches
 from redpackets.redis_store import RedisDropStore
 from redpackets.sqlite_store import SCHEMA as DROP_SCHEMA
 from redpackets.sqlite_store import SqliteDropStore
@@ -47,6 +47,7 @@ from stage_control.sqlite_store import SqliteStageStore
 from .redis_hub import RedisHubStore
 from .redis_results import RedisResultsStore
 from .redis_run_of_show import RedisRunOfShowStore
+from .redis_taps import RedisTapBatches
 from .sqlite_db import SqliteDatabase
 from .sqlite_hub import SCHEMA as HUB_SCHEMA
 from .sqlite_hub import SqliteHubStore
@@ -54,10 +55,15 @@ from .sqlite_results import SCHEMA as RESULTS_SCHEMA
 from .sqlite_results import SqliteResultsStore
 from .sqlite_run_of_show import SCHEMA as RUN_OF_SHOW_SCHEMA
 from .sqlite_run_of_show import SqliteRunOfShowStore
+from .sqlite_taps import SqliteTapBatches
 
 
 class HubStore(ShowLogReader, ShowDocuments, Accounts, Secrets, Presence, Protocol):
     """The hub's own ports, which one adapter per backend implements together."""
+
+
+class TapBatches(PurchaseBatches, GrabBatches, Protocol):
+    """The tap batches of both features, which one adapter per backend implements together."""
 
 
 class SponsorStore(ProductStore, BookingStore, Protocol):
@@ -79,6 +85,7 @@ class StoreBundle:
     results: ResultsStore
     run_of_show: EditedRunOfShow
     sponsors: SponsorStore
+    taps: TapBatches
     close: Callable[[], Awaitable[None]]
     # one cheap round trip to the backend (`/readyz`): SELECT 1, or PING
     ping: Callable[[], Awaitable[None]]
@@ -110,6 +117,7 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
             SqliteResultsStore(db),
             SqliteRunOfShowStore(db),
             SqliteSponsorStore(db),
+            SqliteTapBatches(db),
             db.close,
             lambda: _sqlite_ping(db),
         )
@@ -125,17 +133,21 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
         await client.aclose()
         await pool.aclose()
 
+    sales = RedisSaleStore(client, redis_prefix)
+    ledger = RedisLedgerStore(client, redis_prefix)
+    drops = RedisDropStore(client, redis_prefix)
     return StoreBundle(
         "redis",
         RedisHubStore(client, redis_prefix),
         RedisStageStore(client, redis_prefix),
-        RedisSaleStore(client, redis_prefix),
-        RedisLedgerStore(client, redis_prefix),
-        RedisDropStore(client, redis_prefix),
+        sales,
+        ledger,
+        drops,
         RedisPaymentStore(client, redis_prefix),
         RedisResultsStore(client, redis_prefix),
         RedisRunOfShowStore(client, redis_prefix),
         RedisSponsorStore(client, redis_prefix),
+        RedisTapBatches(sales, drops, ledger),
         close,
         lambda: _redis_ping(client),
     )

@@ -24,7 +24,7 @@ TERMS = rp.DropTerms(
 
 
 def service(store: StoreBundle, clock: ManualClock, seed: int = 1) -> DropService:
-    return DropService(store.drops, store.ledger, clock, random.Random(seed))
+    return DropService(store.drops, store.ledger, store.taps, clock, random.Random(seed))
 
 
 async def funded_service(

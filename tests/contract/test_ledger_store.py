@@ -75,7 +75,7 @@ async def test_a_saga_cut_off_between_its_legs_is_finished_once_by_the_sweeper(
         intents, _done, _accounts = ledger_index_keys()
         source = account_keys(WALLET)
         await ledger._redis.hset(intents, pay.id, json.dumps(asdict(pay), sort_keys=True))
-        await ledger._debit(keys=[source.balance, source.applied], args=[pay.id, 300, "1"])
+        await ledger._legs(keys=[source.balance, source.applied], args=["debit", "1", pay.id, 300])
         assert await ledger.balance(WALLET) == 200 and await ledger.balance(REVENUE) == 0
     else:
         await store.ledger.post(pay)

@@ -79,7 +79,7 @@ def run_audit(store_url: str) -> subprocess.CompletedProcess[str]:
 
 async def test_a_clean_sale_audits_clean(store: StoreBundle, store_url: str) -> None:
     clock = ManualClock(START_MS)
-    service = PurchaseService(store.sales, store.ledger, clock)
+    service = PurchaseService(store.sales, store.ledger, store.taps, clock)
     sale = opened_sale()
     for viewer in ("v-1", "v-2"):
         await service.grant_demo_balance(viewer, 50_000)
@@ -98,7 +98,7 @@ async def test_a_payment_cut_off_by_a_crash_is_refunded_once(
     store: StoreBundle, store_url: str
 ) -> None:
     clock = ManualClock(START_MS)
-    service = PurchaseService(store.sales, store.ledger, clock)
+    service = PurchaseService(store.sales, store.ledger, store.taps, clock)
     sale = opened_sale()
     await charged_hold(store, service, sale, "key-crashed-01", 2)
     problems, _ = await audit_commerce(store.sales, store.ledger)
@@ -116,7 +116,7 @@ async def test_a_payment_cut_off_by_a_crash_is_refunded_once(
 async def test_a_broken_invariant_is_named_and_fails_the_audit(
     store: StoreBundle, store_url: str
 ) -> None:
-    service = PurchaseService(store.sales, store.ledger, ManualClock(START_MS))
+    service = PurchaseService(store.sales, store.ledger, store.taps, ManualClock(START_MS))
     sale = opened_sale()
     await service.grant_demo_balance("v-1", 50_000)
     order = (await service.buy(sale, "v-1", "key-refunded-1", 1)).order
@@ -149,7 +149,7 @@ async def test_a_charged_hold_is_completed_by_the_sweeper_before_it_expires(
     store: StoreBundle,
 ) -> None:
     clock = ManualClock(START_MS)
-    service = PurchaseService(store.sales, store.ledger, clock)
+    service = PurchaseService(store.sales, store.ledger, store.taps, clock)
     sale = opened_sale()
     await charged_hold(store, service, sale, "key-crashed-02", 1)
     assert (await service.sweep([sale.sale_id])).settled == 0, "a plain sweep waits for the hold"
@@ -166,7 +166,7 @@ async def test_a_payment_credited_but_not_charged_is_finished_by_the_sweeper(
     """A crash between a webhook's credit (`payment/ID/in`) and the order's charge: the audit
     names it, the payment sweeper pays the order exactly once, and the audit is clean again."""
     clock = ManualClock(START_MS)
-    service = PurchaseService(store.sales, store.ledger, clock)
+    service = PurchaseService(store.sales, store.ledger, store.taps, clock)
     secret = b"whsec"
     payments = PaymentService(
         service,

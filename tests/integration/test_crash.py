@@ -1,6 +1,6 @@
-"""kill -9 of the server in the middle of a sale (SQLite and Redis): after a restart and the
-sweeper, every order acknowledged to a viewer exists and is paid, nothing is charged twice,
-sold + held + left == stock, and `gala audit` is clean."""
+"""kill -9 of the server in the middle of a sale (SQLite and Redis), among taps decided in
+batches: after a restart and the sweeper, every order acknowledged to a viewer exists and is
+paid, nothing is charged twice, sold + held + left == stock, and `gala audit` is clean."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.support import (
     gala_process,
     producer_client,
     shop_show,
+    tap_batches,
     viewer_tokens,
 )
 
@@ -65,6 +66,8 @@ async def test_kill_9_mid_sale_loses_no_acknowledged_order_and_audits_clean(
         while len(acknowledged) < 40 and not all(t.done() for t in tappers):
             await asyncio.sleep(0.01)
         assert len(acknowledged) >= 40, f"only {len(acknowledged)} taps were answered"
+        batches, taps = await tap_batches(base, "buy")
+        assert taps > batches, "the kill lands among taps decided in batches"
         proc.send_signal(signal.SIGKILL)
         proc.wait(20)
         await asyncio.gather(*tappers)

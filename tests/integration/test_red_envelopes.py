@@ -24,6 +24,7 @@ from tests.support import (
     RunningServer,
     Viewer,
     add_producer,
+    call_as_the_page,
     connect_and_join,
     connect_viewer,
     drop_show,
@@ -85,7 +86,7 @@ def grab(client: socketio.AsyncClient | Viewer, drop_id: str) -> Any:
     payload = {"show_id": DROP_SHOW, "drop_id": drop_id}
     if isinstance(client, Viewer):
         return client.call("grab", payload)
-    return client.call("grab", payload, timeout=120)
+    return call_as_the_page(client, "grab", payload)
 
 
 async def settle(server: RunningServer) -> None:
@@ -198,7 +199,11 @@ async def test_grabs_before_the_opening_and_after_the_close_are_refused_and_the_
             "amount_minor": won[0]["data"]["amount_minor"],
         }
         other_node = DropService(
-            node.store.drops, node.store.ledger, node.clock, __import__("random").Random(5)
+            node.store.drops,
+            node.store.ledger,
+            node.store.taps,
+            node.clock,
+            __import__("random").Random(5),
         )
         await asyncio.gather(settle(server), other_node.sweep(DROP_SHOW), settle(server))
         await other_node.sweep(DROP_SHOW)

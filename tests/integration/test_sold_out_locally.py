@@ -16,8 +16,8 @@ from tests.integration.test_commerce_audit import START_MS, opened_sale
 from tests.support import code_of
 
 
-class CountingSales:
-    """The sale store, counting the reservations asked of it."""
+class Counting:
+    """A store port, counting the reservations asked of it (single and batched)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -29,6 +29,10 @@ class CountingSales:
     async def reserve(self, *args: Any) -> Any:
         self.reserves += 1
         return await self.inner.reserve(*args)
+
+    async def buy_batch(self, *args: Any) -> Any:
+        self.reserves += 1
+        return await self.inner.buy_batch(*args)
 
 
 @pytest.fixture
@@ -42,9 +46,9 @@ async def test_a_node_that_saw_sold_out_answers_locally_until_stock_comes_back(
     store: StoreBundle,
 ) -> None:
     clock = ManualClock(START_MS)
-    sales = CountingSales(store.sales)
-    node = PurchaseService(sales, store.ledger, clock)  # type: ignore[arg-type]
-    other_node = PurchaseService(store.sales, store.ledger, clock)
+    sales, taps = Counting(store.sales), Counting(store.taps)
+    node = PurchaseService(sales, store.ledger, taps, clock)  # type: ignore[arg-type]
+    other_node = PurchaseService(store.sales, store.ledger, store.taps, clock)
     sale = opened_sale()  # 5 units, 2 per viewer, 60 s holds
     for viewer in ("v-1", "v-2", "v-3", "v-4"):
         await node.grant_demo_balance(viewer, 50_000)
@@ -52,11 +56,11 @@ async def test_a_node_that_saw_sold_out_answers_locally_until_stock_comes_back(
     await node.buy(sale, "v-2", "key-v2-0001", 2)
     held = await other_node.hold(sale, "v-3", "key-v3-0001", 1)
     assert await code_of(node.buy(sale, "v-4", "key-v4-0001", 1)) == "sold_out"
-    asked = sales.reserves
+    asked = sales.reserves + taps.reserves
     for attempt in range(5):
         assert await code_of(node.buy(sale, "v-4", f"key-v4-000{attempt + 2}", 1)) == "sold_out"
         assert await code_of(node.hold(sale, "v-4", f"key-v4-hold{attempt}", 1)) == "sold_out"
-    assert sales.reserves == asked, "answered on the node, not by the store"
+    assert sales.reserves + taps.reserves == asked, "answered on the node, not by the store"
     retry = await node.buy(sale, "v-1", "key-v1-0001", 2)
     assert retry.order == first.order, "a retry still gets its order"
 

@@ -65,6 +65,9 @@
       windowMs = data && typeof data.within_ms === "number" ? Math.max(0, data.within_ms) : 0;
     });
 
+    var RETRYABLE = ["busy", "store_unavailable"];
+    var RETRY_FOR_MS = 15000;
+
     function send(event, payload, answer, timeoutMs) {
       answer = answer || function () {};
       if (!socket.connected) {
@@ -78,7 +81,33 @@
       return true;
     }
 
-    return { socket: socket, send: send, connected: function () { return socket.connected; } };
+    /* A tap: sent like `send`, and sent again with the same payload (so the same idempotency key)
+       when the server answers with a retryable code (`busy`: too many taps at once;
+       `store_unavailable`), after the `retry_after_ms` it names plus up to half again of jitter,
+       until another answer, the link going down, or RETRY_FOR_MS. The server decides a key
+       once, so a retry can never buy twice. */
+    function sendRetrying(event, payload, answer, timeoutMs) {
+      var until = Date.now() + RETRY_FOR_MS;
+      function attempt() {
+        send(event, payload, function (ack) {
+          var error = ack && !ack.ok ? ack.error || {} : null;
+          if (error && RETRYABLE.indexOf(error.code) >= 0 && Date.now() < until && socket.connected) {
+            var wait = Math.max(50, error.retry_after_ms || 250);
+            setTimeout(attempt, wait * (1 + Math.random() / 2));
+            return;
+          }
+          answer(ack);
+        }, timeoutMs);
+      }
+      attempt();
+    }
+
+    return {
+      socket: socket,
+      send: send,
+      sendRetrying: sendRetrying,
+      connected: function () { return socket.connected; },
+    };
   }
 
   window.GalaLink = { open: open };

@@ -384,6 +384,7 @@
   function refusal(error) {
     var code = error && error.code ? error.code : "error";
     if (code === "offline" || code === "no_answer") return R;
+    if (code === "store_unavailable") code = "busy";
     return E[code] || (error && error.message) || E.error;
   }
 
@@ -405,7 +406,7 @@
     var key = newKey();
     button.dataset.busy = "1";
     button.disabled = true;
-    link.send("buy", { show_id: show.id, product_id: productId, quantity: 1, key: key }, function (ack) {
+    link.sendRetrying("buy", { show_id: show.id, product_id: productId, quantity: 1, key: key }, function (ack) {
       delete button.dataset.busy;
       if (ack && ack.ok) {
         wallet.balance_minor = ack.data.balance_minor;
@@ -701,7 +702,7 @@
     if (ui.busy || ui.result || serverNow() < d.opens_at_ms) return;   /* one grab in flight at most */
     ui.busy = true;
     renderDrop();
-    link.send("grab", { show_id: show.id, drop_id: d.drop_id }, function (ack) {
+    link.sendRetrying("grab", { show_id: show.id, drop_id: d.drop_id }, function (ack) {
       ui.busy = false;
       if (!ack.ok && (ack.error.code === "no_answer" || ack.error.code === "offline")) {
         renderDrop(); return;   /* no answer: a new tap asks again, safely */
