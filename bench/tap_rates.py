@@ -423,8 +423,12 @@ class Run:
         used = [b - a for a, b in zip(before, after, strict=True)]
         other = (machine1[1] - machine0[1]) / TICKS - sum(used)
         row = Row(label, event, rate, result, used[0], used[1], max(0.0, other) / max(1e-9, wall))
+        if result["lost"] or result["unsent"]:
+            row.note = (
+                f"answered p50 {ms(result['answered_p50_ms'])} p99 {ms(result['answered_p99_ms'])}"
+            )
         if row.gen_share > GEN_BOUND:
-            row.note = "generator-bound"
+            row.note = f"{row.note} generator-bound".strip()
         self.rows.append(row)
         if self.args.verbose:
             print(f"  [{self.kind}] {format_row(row)}", flush=True)
@@ -512,7 +516,7 @@ class Run:
             )
             if not row.passes(limit_ms) and row.other_share > CONTENDED:
                 # other processes took CPU during the step: repeat it once before believing it
-                row.note = "contended: repeated"
+                row.note = f"contended: repeated {row.note}".strip()
                 row = await self.tap_step(
                     f"{event} ladder", event, rate, args.step_s, args.step_grace_s
                 )

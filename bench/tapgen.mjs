@@ -261,12 +261,15 @@ function runPhase(cmd) {
       }
       if (lost) outcomes.lost = lost;
       const sorted = Float64Array.from(p.latency).sort();
+      const answeredOnly = sorted.subarray(0, p.answered);   // the finite ones sort first
       const lastSched = p.sched(total - 1);
       resolve({
         event: cmd.event, mode: cmd.mode, offered_rate: burst ? null : cmd.rate, connections: n,
         sent: total, answered: p.answered, outcomes, busy_answers: p.busyAnswers, lost,
         p50_ms: percentile(sorted, 0.5), p90_ms: percentile(sorted, 0.9),
         p99_ms: percentile(sorted, 0.99), max_ms: percentile(sorted, 1),
+        // over the answered taps only: what the answers that came looked like
+        answered_p50_ms: percentile(answeredOnly, 0.5), answered_p99_ms: percentile(answeredOnly, 0.99),
         // answered per second over the time from the first scheduled send to the last answer
         answered_per_s: p.answered / Math.max(1e-9, (Math.max(p.lastAnswer, lastSched) - p.start) / 1000),
         first_send_to_last_answer_ms: p.answered ? Math.round((p.lastAnswer - p.start) * 1000) / 1000 : null,
