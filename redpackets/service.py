@@ -121,6 +121,7 @@ class DropService:
         # its refusal, and every claim of it, read once (at most one per envelope).
         self._final: dict[str, tuple[type[GalaError], str]] = {}
         self._final_claims: dict[str, dict[str, int]] = {}
+        self._left: dict[str, int] = {}
 
     async def launch(self, terms: DropTerms) -> str:
         """Create the drop with its envelopes, move its budget into escrow, set it live.
@@ -150,6 +151,13 @@ class DropService:
             held = await self._ledger.balance(funder)
             if held < needed:
                 raise DropUnfunded(f"{funder} holds {held}, the drops need {needed}")
+
+    def envelopes_left(self, drop_id: str) -> int | None:
+        """How many envelopes of the drop may still be grabbed, as far as this node knows (its
+        own grabs, and a refusal for good): None before its first grab of the drop."""
+        if drop_id in self._final:
+            return 0
+        return self._left.get(drop_id)
 
     def refuse_from_memory(self, terms: DropTerms, viewer_id: str) -> None:
         """Raise the answer this node can give without the store, as the store would: a drop
@@ -187,6 +195,9 @@ class DropService:
         for outcome in outcomes:
             if isinstance(outcome, model.DropEmpty | model.DropClosed | model.DropCancelled):
                 self._final[terms.drop_id] = (type(outcome), outcome.message)
+            elif isinstance(outcome, Grabbed):
+                left = terms.count - outcome.claim.index - 1
+                self._left[terms.drop_id] = min(left, self._left.get(terms.drop_id, left))
         if terms.drop_id in self._final and terms.drop_id not in self._final_claims:
             claims = await self._drops.claims(terms.drop_id)
             self._final_claims[terms.drop_id] = {c.viewer_id: c.amount_minor for c in claims}

@@ -89,10 +89,12 @@ class TapPipeline(Generic[T, R]):
         refuse: Callable[[T], None],
         limits: PipelineLimits,
         observe: Callable[[float], None],
+        can_win: Callable[[], int | None] = lambda: None,
     ) -> None:
         self._decide = decide
         self._refuse = refuse
         self._observe = observe
+        self._can_win = can_win
         self._limits = limits
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._worker: asyncio.Task[None] | None = None
@@ -104,7 +106,12 @@ class TapPipeline(Generic[T, R]):
         return len(self._queue)
 
     def _wait_s(self, taps: int) -> float:
-        """How long `taps` queued taps take to decide at the measured rate."""
+        """How long `taps` queued taps take to decide at the measured rate. When the store said
+        how many taps can still win (a drop's envelopes left), the taps past those and one more
+        batch are refusals the next batch or memory answers at once: not counted."""
+        can_win = self._can_win()
+        if can_win is not None:
+            taps = min(taps, can_win + self._limits.max_batch)
         return taps / self._rate_per_s
 
     async def submit(self, tap: T) -> R:
@@ -230,8 +237,13 @@ class TapPipelines:
         self._drops.refuse_from_memory(terms, viewer_id)
         pipeline = self._grabs.get(terms.drop_id)
         if pipeline is None:
-            pipeline = self._grabs[terms.drop_id] = TapPipeline(
-                self._decide_grabs, self._refuse_grab, self._limits, self._grab_batches.observe
+            drop_id = terms.drop_id
+            pipeline = self._grabs[drop_id] = TapPipeline(
+                self._decide_grabs,
+                self._refuse_grab,
+                self._limits,
+                self._grab_batches.observe,
+                lambda: self._drops.envelopes_left(drop_id),
             )
         return await pipeline.submit((terms, viewer_id))
 
