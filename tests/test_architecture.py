@@ -213,3 +213,14 @@ def test_every_module_opens_with_a_docstring() -> None:
         for path in modules(package):
             tree = ast.parse(path.read_text())
             assert ast.get_docstring(tree), f"{path.relative_to(ROOT)} has no module docstring"
+
+
+def test_only_the_command_line_prints() -> None:
+    # a node speaks through its logs and metrics; a print on a hot path is a write per call
+    printing = {
+        str(path.relative_to(ROOT))
+        for path in project_modules().values()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"
+    }
+    assert printing <= {"gala/cli.py"}, printing

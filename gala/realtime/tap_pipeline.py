@@ -123,8 +123,9 @@ class TapPipeline(Generic[T, R]):
         self._queue.append((tap, future))
         if self._worker is None:
             self._worker = asyncio.create_task(self._run(), name="tap pipeline")
-        # shielded: a tapper that goes away does not cancel its tap, whose batch goes on
-        return await asyncio.shield(future)
+        # a tapper that goes away cancels only its wait: its tap stays queued and is decided
+        # (the worker skips a future that is done), so its retry finds the outcome
+        return await future
 
     async def _run(self) -> None:
         try:
@@ -138,16 +139,6 @@ class TapPipeline(Generic[T, R]):
                 outcomes = await self._outcomes([tap for tap, _ in batch])
                 elapsed = time.perf_counter() - started
                 self._measure(len(batch), elapsed)
-                import sys
-
-                print(
-                    "BATCH",
-                    len(batch),
-                    round(elapsed * 1000, 1),
-                    round(self._rate_per_s),
-                    len(self._queue),
-                    file=sys.stderr,
-                )
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
