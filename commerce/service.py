@@ -277,8 +277,10 @@ class PurchaseService:
     async def _settle(self, sale_id: str, order: rules.Order) -> str | None:
         """`PAID` when a charged held order is marked paid, `REFUNDED` when a charged order
         that can no longer be paid is refunded, else None (nothing to do)."""
+        if order.state == rules.PAID:
+            return None  # nothing to do, and most orders are paid: no ledger read for them
         paid = await self._ledger.transfer(transfer_id("order", order.id, "pay"))
-        if paid is None or order.state == rules.PAID:
+        if paid is None:
             return None
         if order.state == rules.HELD:
             try:

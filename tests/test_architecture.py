@@ -221,6 +221,8 @@ def test_only_the_command_line_prints() -> None:
         str(path.relative_to(ROOT))
         for path in project_modules().values()
         for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "print"
     }
     assert printing <= {"gala/cli.py"}, printing
