@@ -334,9 +334,10 @@ class Node:
 
 
 def timed_bundle(store: StoreBundle, metrics: Metrics) -> StoreBundle:
-    """The same store with every port's coroutine methods timed (`gala_store_call_seconds`)."""
+    """The same store with every port's coroutine methods timed (`gala_store_call_seconds`), and
+    the backend's failures to answer raised as `store_unavailable` (`gala/stores/timing.py`)."""
     histogram = metrics.store_call_seconds
     ports = ("hub", "stage", "sales", "ledger", "drops", "payments", "results", "run_of_show")
-    for port in (*ports, "sponsors"):
-        setattr(store, port, TimedPort(getattr(store, port), port, histogram))
+    for port in (*ports, "sponsors", "taps"):
+        setattr(store, port, TimedPort(getattr(store, port), port, histogram, store.failures))
     return store

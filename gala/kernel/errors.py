@@ -70,6 +70,23 @@ class Unavailable(GalaError):
     status = 503
 
 
+class StoreUnavailable(Unavailable):
+    """The store did not answer (unreachable, timed out, no free connection): the request may
+    or may not have been done, and a retry (a tap: with the same key) finds out and finishes
+    it."""
+
+    code = "store_unavailable"
+
+    def __init__(
+        self, message: str = "the store did not answer; try again", retry_after_ms: int = 500
+    ) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "retry_after_ms": self.retry_after_ms}
+
+
 class StoreConflict(Exception):
     """Raised by a store when an optimistic compare-and-set lost a race. Never reaches a client:
     services reload and decide again."""

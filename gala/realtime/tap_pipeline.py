@@ -31,7 +31,7 @@ from typing import Any, Generic, TypeVar
 from commerce.ports import WalletTap
 from commerce.service import Purchase, PurchaseService, wallet_tap
 from commerce.show_sales import AnnouncedSale
-from gala.kernel.errors import GalaError, Unavailable
+from gala.kernel.errors import GalaError, StoreUnavailable, Unavailable
 from gala.metrics import Metrics
 from gala.realtime.answers import BUY, GRAB
 from redpackets.model import DropTerms
@@ -51,20 +51,6 @@ class Busy(Unavailable):
 
     def __init__(self, retry_after_ms: int) -> None:
         super().__init__("too many taps at once; retrying")
-        self.retry_after_ms = retry_after_ms
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**super().as_dict(), "retry_after_ms": self.retry_after_ms}
-
-
-class StoreUnavailable(Unavailable):
-    """The store did not answer the batch: the tap may or may not have happened; a retry with
-    the same key finds out and finishes it."""
-
-    code = "store_unavailable"
-
-    def __init__(self, retry_after_ms: int) -> None:
-        super().__init__("the store did not answer; retry with the same key")
         self.retry_after_ms = retry_after_ms
 
     def as_dict(self) -> dict[str, Any]:
@@ -150,7 +136,9 @@ class TapPipeline(Generic[T, R]):
             self._worker = None
             for _, future in self._queue:  # only when the worker itself was cancelled
                 if not future.done():
-                    future.set_exception(StoreUnavailable(self._limits.retry_after_ms))
+                    future.set_exception(
+                        StoreUnavailable(retry_after_ms=self._limits.retry_after_ms)
+                    )
             if self._queue:
                 self._queue.clear()
 
@@ -171,14 +159,14 @@ class TapPipeline(Generic[T, R]):
     async def _outcomes(self, taps: list[T]) -> Sequence[R | GalaError]:
         try:
             outcomes = await self._decide(taps)
-        except GalaError as refused:  # the whole batch refused alike (an unknown sale)
-            return [refused for _ in taps]
+        except GalaError as refused:  # the whole batch refused alike (an unknown sale, or the
+            return [refused for _ in taps]  # store out of reach: `store_unavailable`)
         except Exception:
             log.exception("a batch of %d taps failed in the store", len(taps))
-            return [StoreUnavailable(self._limits.retry_after_ms) for _ in taps]
+            return [StoreUnavailable(retry_after_ms=self._limits.retry_after_ms) for _ in taps]
         if len(outcomes) != len(taps):
             log.error("a batch of %d taps got %d outcomes", len(taps), len(outcomes))
-            return [StoreUnavailable(self._limits.retry_after_ms) for _ in taps]
+            return [StoreUnavailable(retry_after_ms=self._limits.retry_after_ms) for _ in taps]
         return outcomes
 
     def _measure(self, taps: int, elapsed_s: float) -> None:

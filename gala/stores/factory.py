@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import redis.asyncio as aioredis
+import redis.exceptions as redis_errors
 
 from commerce.ports import LedgerStore, PaymentStore, PurchaseBatches, SaleStore
 from commerce.redis_ledger import RedisLedgerStore
@@ -89,6 +90,9 @@ class StoreBundle:
     close: Callable[[], Awaitable[None]]
     # one cheap round trip to the backend (`/readyz`): SELECT 1, or PING
     ping: Callable[[], Awaitable[None]]
+    # the backend's exceptions that mean it did not answer (unreachable, timed out, no free
+    # connection): the node answers them as `store_unavailable` (`timing.py`)
+    failures: tuple[type[BaseException], ...] = ()
 
 
 async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
@@ -150,6 +154,7 @@ async def open_store(url: str, redis_prefix: str = "gala") -> StoreBundle:
         RedisTapBatches(sales, drops, ledger),
         close,
         lambda: _redis_ping(client),
+        (redis_errors.ConnectionError, redis_errors.TimeoutError),
     )
 
 
