@@ -2,7 +2,9 @@
 payment provider (`hold`; `payments.py` asks for and confirms the payment); the wallet; the
 sweeper step. Load, decide (the rules run inside the stores, atomically), save, answer.
 
-A tap is a saga of idempotent steps keyed by the order id, which is derived from the viewer and
+Wallet taps of one sale are decided in batches (`buy_batch`, through the `PurchaseBatches` port;
+the realtime edge gathers them, `gala/realtime/tap_pipeline.py`); `buy` is a batch of one. A
+tap is a saga of idempotent steps keyed by the order id, which is derived from the viewer and
 the page's idempotency key, so a retry replays the same steps:
 
 1. reserve the units in the sale's slot (or get the order this key already made);
@@ -10,10 +12,12 @@ the page's idempotency key, so a retry replays the same steps:
 3. mark the order paid. If its hold expired in between, the payment is refunded
    (`order/ID/refund`).
 
-A tap without the money is refused before any stock is touched (a tap outside the sale's window
-gets the window's refusal, whatever the wallet holds). If the wallet is spent elsewhere between
-that check and step 2, the tap is refused with `insufficient_funds` and its units stay held until
-the hold expires (the sweeper then returns them): rare, and never a loss.
+On SQLite the three are one transaction; on Redis each is one step for the whole batch. A tap
+without the money is refused before anything is written, after the sale's own rules (window,
+sold out, stock, limit). If the wallet is spent elsewhere between that check and step 2 (Redis:
+the balance is read before the batch), the tap is refused with `insufficient_funds` and its units
+stay held until the hold expires (the sweeper then returns them): rare, and never a loss.
+What this node already knows refuses a tap without the store (`refuse_from_memory`).
 
 A tap arrives parsed (the socket edge checked its key's format and its types); the sale's rules
 (quantity, window, stock, limit, key) are decided by `sale.py` alone, here and inside the stores.

@@ -1,12 +1,15 @@
-"""Red-envelope use cases: launch a drop (fund its escrow), grab an envelope (and credit it), the
-sweeper step (credit what a crash left uncredited, close due drops, refund the leftover), the
-funding check before a GO, budget deposits. Load, decide (the rules run inside the stores,
-atomically), save, answer.
+"""Red-envelope use cases: launch a drop (fund its escrow), grab an envelope (and credit it:
+grabs of one drop are decided in batches, `grab_batch` through the `GrabBatches` port, and
+`grab` is a batch of one; what this node already knows answers without the store,
+`refuse_from_memory`), the sweeper step (credit what a crash left uncredited, close due drops,
+refund the leftover), the funding check before a GO, budget deposits. Load, decide (the rules
+run inside the stores, atomically), save, answer.
 
 Money moves as ledger transfers with deterministic ids, so every step can be retried:
 - `drop/ID/fund`: the funder's budget -> the drop's escrow, the whole budget, at launch;
-- `grab/ID/VIEWER`: escrow -> the viewer's wallet, the claimed amount, right after the grab (or
-  by the sweeper, when a crash came between the grab and its credit);
+- `grab/ID/VIEWER`: escrow -> the viewer's wallet, the claimed amount, in the grab's own store
+  step, before its answer (or by the sweeper, when a crash came between the claim and its
+  credit);
 - `drop/ID/refund`: escrow -> the funder, budget minus everything claimed, once the drop closed.
 So `budget == credited + refunded` once a drop is closed and credited, and the escrow never goes
 below zero: what is refunded was never claimed.
