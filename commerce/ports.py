@@ -79,6 +79,11 @@ class SaleStore(Protocol):
         """One order of the sale, if it exists."""
         ...
 
+    async def orders_of(self, sale_id: str, viewer_id: str) -> list[Order]:
+        """The viewer's orders in the sale, in order id order (its wallet), read through an
+        index of the viewer's orders: never every order of the sale."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class WalletTap:

@@ -13,6 +13,7 @@ class SaleKeys:
     keys: str
     taken: str
     holds: str
+    by_viewer: str  # viewer -> its order ids, comma-separated (a viewer's orders, for its wallet)
 
 
 def sale_keys(sale_id: str, prefix: str = "gala") -> SaleKeys:
@@ -23,6 +24,7 @@ def sale_keys(sale_id: str, prefix: str = "gala") -> SaleKeys:
         keys=f"{tag}:keys",
         taken=f"{tag}:taken",
         holds=f"{tag}:holds",
+        by_viewer=f"{tag}:by_viewer",
     )
 
 

@@ -73,7 +73,7 @@ class RedisSaleStore:
     ) -> Order:
         k = sale_keys(sale_id, self._prefix)
         reply = await self._reserve(
-            keys=[k.sale, k.orders, k.keys, k.taken, k.holds],
+            keys=[k.sale, k.orders, k.keys, k.taken, k.holds, k.by_viewer],
             args=[order_id, viewer_id, key, quantity, now_ms],
         )
         return self._answer(reply)
@@ -88,7 +88,7 @@ class RedisSaleStore:
             [[t.order_id, t.viewer_id, t.key, t.quantity, balance] for t, balance in taps]
         )
         replies = await self._reserve_batch(
-            keys=[k.sale, k.orders, k.keys, k.taken, k.holds], args=[now_ms, encoded]
+            keys=[k.sale, k.orders, k.keys, k.taken, k.holds, k.by_viewer], args=[now_ms, encoded]
         )
         return [self._outcome(reply) for reply in replies]
 
@@ -144,6 +144,14 @@ class RedisSaleStore:
     async def orders(self, sale_id: str) -> list[Order]:
         raw = await self._redis.hvals(sale_keys(sale_id, self._prefix).orders)
         return sorted((_order(item) for item in raw), key=lambda o: o.id)
+
+    async def orders_of(self, sale_id: str, viewer_id: str) -> list[Order]:
+        k = sale_keys(sale_id, self._prefix)
+        ids = await self._redis.hget(k.by_viewer, viewer_id)
+        if not ids:
+            return []
+        raw = await self._redis.hmget(k.orders, _text(ids).split(","))
+        return sorted((_order(item) for item in raw if item is not None), key=lambda o: o.id)
 
     async def order(self, sale_id: str, order_id: str) -> Order | None:
         raw = await self._redis.hget(sale_keys(sale_id, self._prefix).orders, order_id)

@@ -235,7 +235,7 @@ class PurchaseService:
     async def wallet(self, viewer_id: str, sale_ids: list[str]) -> dict[str, Any]:
         orders = []
         for sale_id in sale_ids:
-            orders += [o for o in await self._sales.orders(sale_id) if o.viewer_id == viewer_id]
+            orders += await self._sales.orders_of(sale_id, viewer_id)
         return {
             "balance_minor": await self._ledger.balance(account("wallet", viewer_id)),
             "orders": [order_wire(o) for o in orders],

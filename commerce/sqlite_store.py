@@ -144,6 +144,18 @@ class SqliteSaleStore:
 
         return await self._db.run(read)
 
+    async def orders_of(self, sale_id: str, viewer_id: str) -> list[Order]:
+        def read(conn: sqlite3.Connection) -> list[Order]:
+            # the (sale_id, viewer_id, idem_key) unique index finds them
+            rows = conn.execute(
+                f"SELECT {_ORDER_COLUMNS} FROM sale_orders WHERE sale_id = ? AND viewer_id = ? "  # noqa: S608 - fixed column list; values are bound
+                "ORDER BY order_id",
+                (sale_id, viewer_id),
+            ).fetchall()
+            return [_order(row) for row in rows]
+
+        return await self._db.run(read)
+
     async def order(self, sale_id: str, order_id: str) -> Order | None:
         def read(conn: sqlite3.Connection) -> Order | None:
             row = conn.execute(

@@ -2,7 +2,8 @@
 -- repeated here because Redis must check and take the stock in one atomic step: same checks, same
 -- order, same codes. tests/contract/test_sale_store.py holds this script and the SQLite store
 -- (which runs sale.py itself) to the pure model, rule by rule.
--- KEYS: 1 sale hash (terms + counters), 2 orders hash, 3 keys hash, 4 taken hash, 5 holds zset
+-- KEYS: 1 sale hash (terms + counters), 2 orders hash, 3 keys hash, 4 taken hash, 5 holds zset,
+--       6 orders by viewer hash
 -- ARGV: 1 order id, 2 viewer id, 3 idempotency key, 4 quantity, 5 now ms
 -- Returns {"ok", order json} or {"err", code, message}.
 local known = redis.call('HGET', KEYS[3], ARGV[2] .. '|' .. ARGV[3])
@@ -41,4 +42,6 @@ redis.call('HSET', KEYS[2], ARGV[1], order)
 redis.call('HSET', KEYS[3], ARGV[2] .. '|' .. ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[4], ARGV[2], taken + qty)
 redis.call('ZADD', KEYS[5], expires, ARGV[1])
+local mine = redis.call('HGET', KEYS[6], ARGV[2])
+redis.call('HSET', KEYS[6], ARGV[2], mine and (mine .. ',' .. ARGV[1]) or ARGV[1])
 return {'ok', order}

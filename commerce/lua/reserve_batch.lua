@@ -2,7 +2,8 @@
 -- and each atomically (the whole script is one atomic step). The rules are commerce/sale.py
 -- `reserve`'s, then the wallet check of gala/stores/sqlite_taps.py `_buy_batch`, before any
 -- write: same checks, same order, same codes; tests/contract/test_tap_batches.py holds both stores to them.
--- KEYS: 1 sale hash (terms + counters), 2 orders hash, 3 keys hash, 4 taken hash, 5 holds zset
+-- KEYS: 1 sale hash (terms + counters), 2 orders hash, 3 keys hash, 4 taken hash, 5 holds zset,
+--       6 orders by viewer hash
 -- ARGV: 1 now ms, 2 the taps as one JSON array (one argument, so the client packs one string,
 --       not five per tap), each [order id, viewer id, idempotency key, quantity, the viewer's
 --       wallet balance read before the batch (the script spends it as it reserves)]
@@ -63,6 +64,8 @@ for i = 1, n do
       redis.call('HSET', KEYS[3], viewer .. '|' .. key, oid)
       redis.call('HSET', KEYS[4], viewer, taken + qty)
       redis.call('ZADD', KEYS[5], expires, oid)
+      local mine = redis.call('HGET', KEYS[6], viewer)
+      redis.call('HSET', KEYS[6], viewer, mine and (mine .. ',' .. oid) or oid)
       out[i] = {'ok', order}
     end
   end

@@ -11,7 +11,9 @@ from dataclasses import replace
 import pytest
 
 from commerce import sale as sl
+from commerce.ports import WalletTap
 from gala.kernel.errors import GalaError
+from gala.kernel.ledger import Transfer, account
 from gala.stores.factory import StoreBundle
 from tests.support import code_of
 
@@ -216,3 +218,20 @@ async def test_each_rule_of_a_tap_is_decided_by_the_store_as_by_the_pure_model(
     assert (outcome, stored) == (expected, expected), rule
     counts = await store.sales.counts("small")
     assert (counts.left, counts.held, counts.sold) == (model.left, model.held, model.sold)
+
+
+async def test_a_viewers_orders_are_found_through_its_own_index(store: StoreBundle) -> None:
+    await open_flash(store)
+    await store.sales.reserve("flash-1", "o-solo", "v1", "k-solo", 1, 5_000)
+    await store.sales.reserve("flash-1", "o-other", "v2", "k-other", 1, 5_000)
+    await store.ledger.post(
+        Transfer("grant/v1/t", account("external", "t"), account("wallet", "v1"), 10**6, "t")
+    )
+    taps = [WalletTap(f"o-batch-{n}", "v1", f"k-batch-{n}", 1) for n in range(1)]
+    (bought,) = await store.taps.buy_batch("flash-1", account("revenue", "s"), taps, 5_000)
+    assert not isinstance(bought, GalaError), bought
+    mine = await store.sales.orders_of("flash-1", "v1")
+    assert [o.id for o in mine] == ["o-batch-0", "o-solo"], "both ways of buying are indexed"
+    assert [o.state for o in mine] == ["paid", "held"]
+    assert [o.id for o in await store.sales.orders_of("flash-1", "v2")] == ["o-other"]
+    assert await store.sales.orders_of("flash-1", "nobody") == []
