@@ -26,7 +26,7 @@ A tap arrives parsed (the socket edge checked its key's format and its types); t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,13 +232,18 @@ class PurchaseService:
         """A sale's terms and every order of it, in order id order (`unknown_sale` if none)."""
         return await self._sales.sale_terms(sale_id), await self._sales.orders(sale_id)
 
-    async def wallet(self, viewer_id: str, sale_ids: list[str]) -> dict[str, Any]:
+    async def wallet(self, viewer_id: str, sales: Mapping[str, str]) -> dict[str, Any]:
+        """The viewer's balance and its orders in these sales (sale id -> its product id),
+        each order with its product."""
         orders = []
-        for sale_id in sale_ids:
-            orders += await self._sales.orders_of(sale_id, viewer_id)
+        for sale_id, product_id in sales.items():
+            orders += [
+                {**order_wire(o), "product_id": product_id}
+                for o in await self._sales.orders_of(sale_id, viewer_id)
+            ]
         return {
             "balance_minor": await self._ledger.balance(account("wallet", viewer_id)),
-            "orders": [order_wire(o) for o in orders],
+            "orders": orders,
         }
 
     async def grant_demo_balance(self, viewer_id: str, amount_minor: int) -> None:

@@ -232,6 +232,12 @@ class ShowRuntime:
             return []
         return [sale.sale_id for sale in self.channel.snapshot.sales.every_sale()]
 
+    def sale_products(self) -> dict[str, str]:
+        """`sale_ids`, each with the product it sells."""
+        if not self.channel.ready.is_set():
+            return {}
+        return {s.sale_id: s.terms.product_id for s in self.channel.snapshot.sales.every_sale()}
+
     async def _synced_sales(self) -> SalesBoard:
         """The snapshot's sales board, each of its sales (the earlier ones an encore replaced
         too) made to exist, with the log's status, in the sale store: a sale opens on the log,

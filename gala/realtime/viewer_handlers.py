@@ -135,7 +135,7 @@ class ViewerHandlers:
         await runtime.channel.ready.wait()
         return {
             "currency": show.currency,
-            **await self._purchases.wallet(viewer.subject, runtime.sale_ids()),
+            **await self._purchases.wallet(viewer.subject, runtime.sale_products()),
         }
 
     async def grab(self, conn: Connection, payload: Any) -> dict[str, Any]:

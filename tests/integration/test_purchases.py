@@ -187,5 +187,6 @@ async def test_refusals_have_stable_codes_and_touch_nothing(shop: RunningServer)
     assert producer_buy["error"]["code"] == "unknown_message"
     wallet = (await viewer.call("wallet", {"show_id": SHOW}))["data"]
     assert wallet["balance_minor"] == GRANT - 2 * PRICE and len(wallet["orders"]) == 1
+    assert wallet["orders"][0]["product_id"] == "widget", "an order names what it bought"
     await viewer.close()
     await producer.close()

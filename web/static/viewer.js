@@ -585,7 +585,8 @@
     var list = document.getElementById("orders");
     list.replaceChildren();
     wallet.orders.forEach(function (o) {
-      var known = orderProducts[o.order_id], p = known && catalog[known.id];
+      var known = orderProducts[o.order_id], pid = o.product_id || (known && known.id);
+      var p = pid && catalog[pid];
       var name = p ? p.name : known && known.name;
       var item = node("li", "");
       item.dataset.state = o.state;
