@@ -175,13 +175,9 @@ def reserve_in(
     key: str,
     quantity: int,
     now_ms: int,
-    *,
-    state: SaleState | None = None,
 ) -> Order:
-    """`sale.reserve` inside the caller's transaction (`state`: the sale as `load_for_tap`
-    read it in this transaction, when the caller already has it)."""
-    if state is None:
-        state = load_for_tap(conn, sale_id, viewer_id, key)
+    """`sale.reserve` inside the caller's transaction."""
+    state = _load(conn, sale_id, viewer_id=viewer_id, key=key)
     new_state, order = sale.reserve(state, order_id, viewer_id, key, quantity, now_ms)
     if new_state is not state:
         _save_counters(conn, new_state)
@@ -264,11 +260,6 @@ def record_taps_in(
             "ON CONFLICT (sale_id, viewer_id) DO UPDATE SET units = excluded.units",
             (sale_id, json.dumps(taken)),
         )
-
-
-def load_for_tap(conn: sqlite3.Connection, sale_id: str, viewer_id: str, key: str) -> SaleState:
-    """The sale's counters, the order of the viewer's key (if any) and the viewer's count."""
-    return _load(conn, sale_id, viewer_id=viewer_id, key=key)
 
 
 def _load(

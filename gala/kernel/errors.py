@@ -70,21 +70,27 @@ class Unavailable(GalaError):
     status = 503
 
 
-class StoreUnavailable(Unavailable):
+class Retryable(Unavailable):
+    """Not now: the same request may be sent again after `retry_after_ms` (which the answer
+    carries); a tap's key makes the retry safe."""
+
+    def __init__(self, message: str, retry_after_ms: int) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "retry_after_ms": self.retry_after_ms}
+
+
+class StoreUnavailable(Retryable):
     """The store did not answer (unreachable, timed out, no free connection): the request may
     or may not have been done, and a retry (a tap: with the same key) finds out and finishes
     it."""
 
     code = "store_unavailable"
 
-    def __init__(
-        self, message: str = "the store did not answer; try again", retry_after_ms: int = 500
-    ) -> None:
-        super().__init__(message)
-        self.retry_after_ms = retry_after_ms
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**super().as_dict(), "retry_after_ms": self.retry_after_ms}
+    def __init__(self, retry_after_ms: int = 500) -> None:
+        super().__init__("the store did not answer; try again", retry_after_ms)
 
 
 class StoreConflict(Exception):

@@ -226,14 +226,9 @@ class ShowRuntime:
                     await self.console_state(),
                 )
 
-    def sale_ids(self) -> list[str]:
-        """Every sale this epoch of the log opened (an encore's earlier sale included)."""
-        if not self.channel.ready.is_set():
-            return []
-        return [sale.sale_id for sale in self.channel.snapshot.sales.every_sale()]
-
     def sale_products(self) -> dict[str, str]:
-        """`sale_ids`, each with the product it sells."""
+        """Every sale this epoch of the log opened (an encore's earlier sale included), each with
+        the product it sells."""
         if not self.channel.ready.is_set():
             return {}
         return {s.sale_id: s.terms.product_id for s in self.channel.snapshot.sales.every_sale()}

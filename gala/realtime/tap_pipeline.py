@@ -26,12 +26,12 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from commerce.ports import WalletTap
 from commerce.service import Purchase, PurchaseService, wallet_tap
 from commerce.show_sales import AnnouncedSale
-from gala.kernel.errors import GalaError, StoreUnavailable, Unavailable
+from gala.kernel.errors import GalaError, Retryable, StoreUnavailable
 from gala.metrics import Metrics
 from gala.realtime.answers import BUY, GRAB
 from redpackets.model import DropTerms
@@ -43,18 +43,14 @@ R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 
-class Busy(Unavailable):
+class Busy(Retryable):
     """The pipeline holds as many taps as it can decide in `max_wait_s`: retry after a while,
     with the same key."""
 
     code = "busy"
 
     def __init__(self, retry_after_ms: int) -> None:
-        super().__init__("too many taps at once; retrying")
-        self.retry_after_ms = retry_after_ms
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**super().as_dict(), "retry_after_ms": self.retry_after_ms}
+        super().__init__("too many taps at once; retrying", retry_after_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +81,6 @@ class TapPipeline(Generic[T, R]):
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._worker: asyncio.Task[None] | None = None
         self._rate_per_s = limits.initial_rate_per_s
-        self.batches = 0
-        self.largest_batch = 0
 
     def waiting(self) -> int:
         return len(self._queue)
@@ -171,8 +165,6 @@ class TapPipeline(Generic[T, R]):
 
     def _measure(self, taps: int, elapsed_s: float) -> None:
         """The pipeline's rate: taps per second of store step, smoothed over batches."""
-        self.batches += 1
-        self.largest_batch = max(self.largest_batch, taps)
         self._observe(taps)
         if elapsed_s > 0:
             rate = taps / elapsed_s
@@ -241,12 +233,3 @@ class TapPipelines:
 
     async def _decide_grabs(self, taps: list[tuple[DropTerms, str]]) -> Sequence[Grab | GalaError]:
         return await self._drops.grab_batch(taps[-1][0], [viewer for _, viewer in taps])
-
-    def stats(self) -> dict[str, int]:
-        """Batches decided and the largest batch, over every pipeline (for /metrics and tests)."""
-        pipelines: list[TapPipeline[Any, Any]] = [*self._sales.values(), *self._grabs.values()]
-        return {
-            "batches": sum(p.batches for p in pipelines),
-            "largest_batch": max((p.largest_batch for p in pipelines), default=0),
-            "waiting": sum(p.waiting() for p in pipelines),
-        }
