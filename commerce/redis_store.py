@@ -15,7 +15,7 @@ from gala.kernel.errors import GalaError
 from .errors import UnknownSale, refusal
 from .ports import SaleCounts, WalletTap
 from .redis_keys import sale_keys
-from .sale import SCHEDULED, Order, SaleTerms
+from .sale import HELD, SCHEDULED, Order, SaleTerms
 
 
 def _script(name: str) -> str:
@@ -110,6 +110,15 @@ class RedisSaleStore:
         k = sale_keys(sale_id, self._prefix)
         released = await self._expire(keys=[k.sale, k.orders, k.taken, k.holds], args=[now_ms])
         return [_order(raw) for raw in released]
+
+    async def due_holds(self, sale_id: str, now_ms: int) -> list[Order]:
+        k = sale_keys(sale_id, self._prefix)
+        ids = await self._redis.zrangebyscore(k.holds, "-inf", now_ms)
+        if not ids:
+            return []
+        raw = await self._redis.hmget(k.orders, ids)
+        orders = (_order(item) for item in raw if item is not None)
+        return sorted((o for o in orders if o.state == HELD), key=lambda o: o.id)
 
     async def counts(self, sale_id: str) -> SaleCounts:
         raw = await self._redis.hmget(

@@ -262,26 +262,39 @@ class PurchaseService:
     async def sweep(self, sale_ids: list[str], reconcile: bool = False) -> PurchaseSweep:
         """Finish what a crash left half done, idempotently; returns what it finished.
 
-        Always: finish interrupted transfers, release expired holds, refund a released order
-        that was charged. With `reconcile` (at start and once a minute), every order is checked:
-        a held order that was already charged is completed (marked paid), a released one that
-        was charged is refunded."""
+        Always: finish interrupted transfers; complete each order whose hold ran out and that was
+        already charged (a crash between its charge and its being marked paid: the viewer paid,
+        so the order stands); release the other holds that ran out; refund a released order
+        that was charged (a charge that landed after its hold ran out). With `reconcile` (at
+        start, before the node serves a tap, and once a minute), every order is checked: a held
+        order that was already charged is completed, a released one that was charged is
+        refunded."""
         finished = await self._ledger.finish_pending()
         released_total = completed = refunded = 0
         for sale_id in sale_ids:
-            released = await self._sales.expire(sale_id, self._clock.now_ms())
+            now_ms = self._clock.now_ms()
+            if reconcile:
+                candidates = await self._sales.orders(sale_id)
+            else:
+                candidates = await self._sales.due_holds(sale_id, now_ms)
+            # charged orders are completed before the holds that ran out are released
+            completed_here, refunded_here = await self._settle_all(sale_id, candidates)
+            released: list[rules.Order] = []
+            if any(o.state == rules.HELD and o.expires_at_ms <= now_ms for o in candidates):
+                released = await self._sales.expire(sale_id, now_ms)
             if released:
                 self._settled.pop(sale_id, None)
                 self._over_limit.pop(sale_id, None)
                 released_total += len(released)
-            orders = await self._sales.orders(sale_id) if reconcile else released
-            for order in orders:
-                outcome = await self._settle(sale_id, order)
-                if outcome == rules.PAID:
-                    completed += 1
-                elif outcome == REFUNDED:
-                    refunded += 1
+            raced_completed, raced_refunded = await self._settle_all(sale_id, released)
+            completed += completed_here + raced_completed
+            refunded += refunded_here + raced_refunded
         return PurchaseSweep(finished, released_total, completed, refunded)
+
+    async def _settle_all(self, sale_id: str, orders: list[rules.Order]) -> tuple[int, int]:
+        """(completed, refunded) of `_settle` over these orders."""
+        outcomes = [await self._settle(sale_id, order) for order in orders]
+        return outcomes.count(rules.PAID), outcomes.count(REFUNDED)
 
     async def _settle(self, sale_id: str, order: rules.Order) -> str | None:
         """`PAID` when a charged held order is marked paid, `REFUNDED` when a charged order

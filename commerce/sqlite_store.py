@@ -113,6 +113,18 @@ class SqliteSaleStore:
 
         return await self._db.run(expire)
 
+    async def due_holds(self, sale_id: str, now_ms: int) -> list[Order]:
+        def read(conn: sqlite3.Connection) -> list[Order]:
+            # the partial index sale_orders_held finds them
+            rows = conn.execute(
+                f"SELECT {_ORDER_COLUMNS} FROM sale_orders WHERE sale_id = ? AND state = 'held' "  # noqa: S608 - fixed column list; values are bound
+                "AND expires_at_ms <= ? ORDER BY order_id",
+                (sale_id, now_ms),
+            ).fetchall()
+            return [_order(row) for row in rows]
+
+        return await self._db.run(read)
+
     async def counts(self, sale_id: str) -> SaleCounts:
         def read(conn: sqlite3.Connection) -> SaleCounts:
             row = conn.execute(

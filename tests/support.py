@@ -513,7 +513,7 @@ async def producer_client(
         await client.disconnect()
 
 
-RETRYABLE = ("busy", "store_unavailable")
+RETRYABLE = ("busy", "store_unavailable", "starting")
 
 
 async def call_as_the_page(

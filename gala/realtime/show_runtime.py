@@ -7,7 +7,8 @@
 - presence: report this node's viewers and operators, push the totals to the consoles;
 - the sweeper: release expired holds of the show's sales, finish interrupted ledger transfers
   and provider payments; launch the drops the log announced, credit uncredited claims, close
-  due drops and refund their leftover;
+  due drops and refund their leftover. Its first round reconciles every order, and the node
+  takes no tap of the show before it has run (`ready_for_taps`);
 - figures: stock left and sold of each product's current sale, the GMV of every sale of the
   log's epoch, envelopes left, sent to viewers and consoles at a fixed
   cadence, and for the consoles the show's orders/s and grabs/s, summed over nodes from the tap
@@ -30,6 +31,7 @@ from commerce.payments import PaymentService
 from commerce.service import PurchaseService
 from commerce.show_sales import SalesBoard
 from gala.kernel.clock import Clock
+from gala.kernel.errors import Retryable
 from gala.kernel.showlog import LoggedEvent
 from gala.logs import log_context
 from gala.metrics import Metrics
@@ -54,6 +56,19 @@ STAGE_WAIT_S = 2.0
 SWEEP_INTERVAL_S = 1.0
 FIGURES_INTERVAL_S = 0.5
 RECONCILE_EVERY_ROUNDS = 60
+# How long a tap that arrives while the node settles what a restart left waits before it is
+# answered `starting` (retryable).
+SETTLING_WAIT_S = 2.0
+
+
+class Starting(Retryable):
+    """The node has not yet settled what a crash or restart left (its first sweep, which
+    completes charged orders and finishes interrupted transfers, is still running)."""
+
+    code = "starting"
+
+    def __init__(self) -> None:
+        super().__init__("this node is settling the show's orders before it takes taps", 500)
 
 
 def console_room(show_id: str) -> str:
@@ -132,6 +147,7 @@ class ShowRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._taps = taps
         self._sweeper_runs = metrics.sweeper_runs.labels(show_id)
+        self._settled_at_start = asyncio.Event()
         self._sweeper_finished = metrics.sweeper_finished
         # every node reports its presence once an interval: a rate over two reports is exact
         self._rate_window_ms = int(max(2.0, 2 * presence_interval_s) * 1000)
@@ -269,10 +285,22 @@ class ShowRuntime:
             if count:
                 self._sweeper_finished.labels(what).inc(count)
 
+    async def ready_for_taps(self) -> None:
+        """Return once the sweeper's first round has settled what a crash or restart left (a
+        charged order completed before anything can release its hold); raise `Starting` if it
+        takes longer than SETTLING_WAIT_S."""
+        if self._settled_at_start.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._settled_at_start.wait(), SETTLING_WAIT_S)
+        except TimeoutError:
+            raise Starting() from None
+
     async def _sweep(self) -> None:
         """Release expired holds and finish interrupted transfers, once a second; once a minute
-        (and at start, after a crash) check every order: a charge to complete or refund, a
-        provider payment credited but not charged."""
+        (and at start, after a crash, before the node takes a tap) check every order: a charge
+        to complete or refund, a provider payment credited but not charged."""
+        await self.channel.ready.wait()  # the sales to settle are the folded log's
         rounds = 0
         while True:
             sale_ids = [sale.sale_id for sale in (await self._synced_sales()).every_sale()]
@@ -284,6 +312,7 @@ class ShowRuntime:
             await self.refresh_run_of_show()
             self._count_finished(await self._launch_announced_drops())
             self._count_finished((await self._drops.sweep(self.show_id)).counts())
+            self._settled_at_start.set()
             self._sweeper_runs.inc()
             rounds += 1
             await asyncio.sleep(SWEEP_INTERVAL_S)

@@ -108,6 +108,7 @@ class ViewerHandlers:
         show = self._shows.get(command.show_id)
         runtime = self._runtimes(show.id)
         await runtime.channel.ready.wait()
+        await runtime.ready_for_taps()
         sale = runtime.channel.snapshot.sales.sales.get(command.product_id)
         if sale is None:
             raise SaleNotOpen("this product is not on sale")
@@ -146,6 +147,7 @@ class ViewerHandlers:
         self._limiter.check(viewer.subject)
         runtime = self._runtimes(show.id)
         await runtime.channel.ready.wait()
+        await runtime.ready_for_taps()
         drop = runtime.channel.snapshot.drops.drops.get(command.drop_id)
         if drop is None:
             raise UnknownDrop("no such drop in this show")

@@ -107,6 +107,23 @@ async def test_expired_holds_return_stock_once_and_a_late_payment_is_refused(
     assert b.amount_minor == 12_990
 
 
+async def test_due_holds_are_the_held_orders_whose_hold_ran_out_and_nothing_else(
+    store: StoreBundle,
+) -> None:
+    await open_flash(store)
+    due = await store.sales.reserve("flash-1", "o-due", "v1", "k", 1, 2_000)
+    await store.sales.reserve("flash-1", "o-paid", "v2", "k", 1, 2_000)
+    await store.sales.pay("flash-1", "o-paid")
+    await store.sales.reserve("flash-1", "o-later", "v3", "k", 1, 9_000)
+    hold_ends = due.expires_at_ms
+    assert await store.sales.due_holds("flash-1", hold_ends - 1) == []
+    assert await store.sales.due_holds("flash-1", hold_ends) == [due]
+    counts = await store.sales.counts("flash-1")
+    assert counts.held == 2, "reading what is due releases nothing"
+    await store.sales.expire("flash-1", hold_ends)
+    assert await store.sales.due_holds("flash-1", hold_ends) == [], "released is no longer due"
+
+
 async def test_a_random_session_matches_the_pure_model(store: StoreBundle) -> None:
     terms = sl.SaleTerms(
         "s2", "w", 500, stock=9, per_viewer_limit=3, opens_at_ms=0, closes_at_ms=None, hold_ms=300

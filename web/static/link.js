@@ -65,7 +65,7 @@
       windowMs = data && typeof data.within_ms === "number" ? Math.max(0, data.within_ms) : 0;
     });
 
-    var RETRYABLE = ["busy", "store_unavailable"];
+    var RETRYABLE = ["busy", "store_unavailable", "starting"];
     var RETRY_FOR_MS = 15000;
 
     function send(event, payload, answer, timeoutMs) {
@@ -83,7 +83,7 @@
 
     /* A tap: sent like `send`, and sent again with the same payload (so the same idempotency key)
        when the server answers with a retryable code (`busy`: too many taps at once;
-       `store_unavailable`), after the `retry_after_ms` it names plus up to half again of jitter,
+       `store_unavailable`; `starting`: the node is settling what a restart left), after the `retry_after_ms` it names plus up to half again of jitter,
        until another answer, the link going down, or RETRY_FOR_MS. The server decides a key
        once, so a retry can never buy twice. */
     function sendRetrying(event, payload, answer, timeoutMs) {

@@ -384,7 +384,7 @@
   function refusal(error) {
     var code = error && error.code ? error.code : "error";
     if (code === "offline" || code === "no_answer") return R;
-    if (code === "store_unavailable") code = "busy";
+    if (code === "store_unavailable" || code === "starting") code = "busy";
     return E[code] || (error && error.message) || E.error;
   }
 
