@@ -63,6 +63,13 @@ class SaleStore(Protocol):
         returns the orders released by this call."""
         ...
 
+    async def bind_key(self, viewer_id: str, key: str, request: str) -> str:
+        """Bind the viewer's idempotency key to `request` (`service.key_request`: the sale, the
+        quantity and the payment method) unless it is bound already; returns the request it is
+        bound to. Atomic per key, across every sale: the first request wins. (A wallet tap's
+        batch binds its keys inside `PurchaseBatches.buy_batch`.)"""
+        ...
+
     async def due_holds(self, sale_id: str, now_ms: int) -> list[Order]:
         """The held orders whose hold is over at `now_ms` (what `expire` would release), without
         releasing them: the sweeper first completes those already charged."""

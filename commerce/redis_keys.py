@@ -1,5 +1,6 @@
 """Redis key names of commerce: all of one sale in the hash slot `{sale:ID}`, an account in
-`{acct:NAME}`, a payment in `{pay:ID}`, a handled webhook event in `{whevent:ID}`."""
+`{acct:NAME}` (a viewer's idempotency keys in its wallet's slot), a payment in `{pay:ID}`, a
+handled webhook event in `{whevent:ID}`."""
 
 from __future__ import annotations
 
@@ -38,6 +39,12 @@ def account_keys(account_name: str, prefix: str = "gala") -> AccountKeys:
     """An account's keys, in the slot `{acct:NAME}`; a wallet's account is its viewer's slot."""
     tag = f"{prefix}:{{acct:{account_name}}}"
     return AccountKeys(balance=f"{tag}:balance", applied=f"{tag}:applied")
+
+
+def tap_keys_key(viewer_id: str, prefix: str = "gala") -> str:
+    """A viewer's idempotency keys, each bound to the request it names (a hash in the slot of the
+    viewer's wallet)."""
+    return f"{prefix}:{{acct:wallet:{viewer_id}}}:tap_keys"
 
 
 def ledger_index_keys(prefix: str = "gala") -> tuple[str, str, str]:

@@ -14,7 +14,7 @@ from gala.kernel.errors import GalaError
 
 from .errors import UnknownSale, refusal
 from .ports import SaleCounts, WalletTap
-from .redis_keys import sale_keys
+from .redis_keys import sale_keys, tap_keys_key
 from .sale import HELD, SCHEDULED, Order, SaleTerms
 
 
@@ -91,6 +91,21 @@ class RedisSaleStore:
             keys=[k.sale, k.orders, k.keys, k.taken, k.holds, k.by_viewer], args=[now_ms, encoded]
         )
         return [self._outcome(reply) for reply in replies]
+
+    async def bind_keys(self, requests: Sequence[tuple[str, str, str]]) -> list[str]:
+        """Bind each (viewer, key, request) unless the key is bound already (HSETNX, atomic per
+        key); returns the request each key is bound to, in order, in one pipelined round
+        trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for viewer_id, key, request in requests:
+            pipe.hsetnx(tap_keys_key(viewer_id, self._prefix), key, request)
+            pipe.hget(tap_keys_key(viewer_id, self._prefix), key)
+        replies = await pipe.execute()
+        return [_text(reply) for reply in replies[1::2]]
+
+    async def bind_key(self, viewer_id: str, key: str, request: str) -> str:
+        (bound,) = await self.bind_keys([(viewer_id, key, request)])
+        return bound
 
     async def pay_batch(self, sale_id: str, order_ids: Sequence[str]) -> list[Order | GalaError]:
         """`lua/pay_batch.lua`: `pay` for each order, in one call in the sale's slot."""

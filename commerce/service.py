@@ -79,6 +79,20 @@ def order_id_for(sale_id: str, viewer_id: str, key: str, method: str = WALLET) -
     return f"o-{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
 
 
+def key_request(sale_id: str, quantity: int, method: str = WALLET) -> str:
+    """What one idempotency key of a viewer names: one request, a quantity of one sale's product
+    paid one way. The store binds a key to the first request it decides with it, across every
+    sale; the same key with another request is refused with `idempotency_mismatch`."""
+    return f"{sale_id}/{quantity}/{method}"
+
+
+def key_mismatch() -> rules.KeyReused:
+    return rules.KeyReused(
+        "this idempotency key was used for another request (another product, quantity or "
+        "payment method): a key names one request"
+    )
+
+
 def pay_transfer(order: rules.Order, revenue: str) -> Transfer:
     """`order/ID/pay`: the order's price, from its viewer's wallet to the sale's revenue."""
     return Transfer(
@@ -180,6 +194,9 @@ class PurchaseService:
         `hold_ms`, whatever the wallet holds. A retry with the key returns the same order."""
         self.refuse_from_memory(sale, viewer_id, key, quantity)
         await self.sync_sale(sale)
+        request = key_request(sale.sale_id, quantity, PROVIDER)
+        if await self._sales.bind_key(viewer_id, key, request) != request:
+            raise key_mismatch()
         order_id = order_id_for(sale.sale_id, viewer_id, key, PROVIDER)
         try:
             order = await self._sales.reserve(

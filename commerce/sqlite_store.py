@@ -38,6 +38,10 @@ SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS sale_taken (
         sale_id TEXT NOT NULL, viewer_id TEXT NOT NULL, units INTEGER NOT NULL,
         PRIMARY KEY (sale_id, viewer_id))""",
+    # A viewer's idempotency key, bound to the one request it names (`service.key_request`)
+    """CREATE TABLE IF NOT EXISTS tap_keys (
+        viewer_id TEXT NOT NULL, idem_key TEXT NOT NULL, request TEXT NOT NULL,
+        PRIMARY KEY (viewer_id, idem_key)) WITHOUT ROWID""",
 )
 
 _ORDER_COLUMNS = "order_id, viewer_id, idem_key, quantity, amount_minor, state, expires_at_ms"
@@ -112,6 +116,13 @@ class SqliteSaleStore:
                 return [new_state.orders[order.id] for order in released]
 
         return await self._db.run(expire)
+
+    async def bind_key(self, viewer_id: str, key: str, request: str) -> str:
+        def bind(conn: sqlite3.Connection) -> str:
+            with transaction(conn):
+                return bind_keys_in(conn, [(viewer_id, key, request)])[(viewer_id, key)]
+
+        return await self._db.run(bind)
 
     async def due_holds(self, sale_id: str, now_ms: int) -> list[Order]:
         def read(conn: sqlite3.Connection) -> list[Order]:
@@ -230,6 +241,26 @@ def orders_of_keys_in(
         (json.dumps(keys), sale_id),
     ).fetchone()
     return [_order(item) for item in json.loads(row[0])]
+
+
+def bind_keys_in(
+    conn: sqlite3.Connection, requests: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str], str]:
+    """Bind each (viewer, key) not bound yet to its request; returns the request every one of
+    them is bound to (the first one given wins), in two statements."""
+    given = json.dumps(requests)
+    conn.execute(
+        "INSERT OR IGNORE INTO tap_keys (viewer_id, idem_key, request) "
+        "SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)",
+        (given,),
+    )
+    row = conn.execute(
+        "SELECT json_group_array(json_array(t.viewer_id, t.idem_key, t.request)) "
+        "FROM json_each(?) AS k CROSS JOIN tap_keys AS t "
+        "ON t.viewer_id = k.value ->> 0 AND t.idem_key = k.value ->> 1",
+        (given,),
+    ).fetchone()
+    return {(v, k): request for v, k, request in json.loads(row[0])}
 
 
 def taken_in(conn: sqlite3.Connection, sale_id: str, viewers: Sequence[str]) -> dict[str, int]:

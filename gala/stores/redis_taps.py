@@ -5,7 +5,9 @@ round trips, whatever its size.
 A wallet purchase touches three slots: the sale's (`{sale:ID}`), each buyer's wallet and the
 sponsor's revenue. For a batch:
 
-1. read every buyer's wallet balance (one pipelined round trip);
+1. bind the batch's idempotency keys to their requests (a key already bound to another one is
+   refused `idempotency_mismatch`) and read every buyer's wallet balance (two pipelined round
+   trips, at once);
 2. `reserve_batch.lua` decides every tap in the sale's slot (one call), spending each viewer's
    balance as it reserves, so a tap without the money never holds stock;
 3. the charges `order/ID/pay` go through the ledger's saga, every leg of the batch pipelined
@@ -24,6 +26,7 @@ orders and credits claims (docs/architecture.md, "A tap, end to end").
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -31,7 +34,7 @@ from commerce import sale as rules
 from commerce.ports import Bought, WalletTap
 from commerce.redis_ledger import RedisLedgerStore
 from commerce.redis_store import RedisSaleStore
-from commerce.service import pay_transfer, refund_transfer
+from commerce.service import key_mismatch, key_request, pay_transfer, refund_transfer
 from gala.kernel.errors import GalaError
 from gala.kernel.ledger import account
 from redpackets.model import Claim
@@ -54,17 +57,26 @@ class RedisTapBatches:
         self, sale_id: str, revenue: str, taps: Sequence[WalletTap], now_ms: int
     ) -> list[Bought | GalaError]:
         wallets = sorted({account("wallet", tap.viewer_id) for tap in taps})
-        before = dict(zip(wallets, await self._ledger.balances_of(wallets), strict=True))
-        reserved = await self._sales.reserve_batch(
-            sale_id, [(tap, before[account("wallet", tap.viewer_id)]) for tap in taps], now_ms
+        requests = [key_request(sale_id, tap.quantity) for tap in taps]
+        read, bound = await asyncio.gather(
+            self._ledger.balances_of(wallets),
+            self._sales.bind_keys(
+                [(t.viewer_id, t.key, r) for t, r in zip(taps, requests, strict=True)]
+            ),
         )
-        outcomes: list[rules.Order | GalaError] = []
-        for outcome in reserved:
-            if isinstance(outcome, rules.Order) and outcome.state == rules.RELEASED:
-                outcome = rules.HoldExpired(
-                    "this order's hold expired before it was paid; tap again"
-                )
-            outcomes.append(outcome)
+        before = dict(zip(wallets, read, strict=True))
+        matched = [t for t, r, b in zip(taps, requests, bound, strict=True) if r == b]
+        reserved = iter(
+            await self._sales.reserve_batch(
+                sale_id, [(t, before[account("wallet", t.viewer_id)]) for t in matched], now_ms
+            )
+            if matched
+            else []
+        )
+        outcomes = [
+            _unless_released(next(reserved)) if r == b else key_mismatch()
+            for r, b in zip(requests, bound, strict=True)
+        ]
         held = list(
             {
                 o.id: o for o in outcomes if isinstance(o, rules.Order) and o.state == rules.HELD

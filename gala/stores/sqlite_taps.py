@@ -2,16 +2,18 @@
 `redpackets.ports.GrabBatches`): a whole batch of taps on one sale or one drop is one
 `BEGIN IMMEDIATE` transaction, so one commit and one fsync however many taps it holds.
 
-The batch reads what its taps touch in a few set-based statements (the sale's counters, the
-orders of the batch's keys, the viewers' counts, the wallets; or the drop, the viewers' claims,
-the next envelopes), decides each tap in turn in memory with the pure rules of `commerce/sale.py`
-and the ledger's guard (each on a view of the sale holding just that tap's viewer and key, as
-the one-tap store operations load it; the wallet's check comes after the sale's rules and
-before any write), then writes every outcome in a few statements more.
+The batch binds its idempotency keys to their requests (a key already bound to another one is
+refused `idempotency_mismatch`), then reads what its taps touch in a few set-based statements (the
+sale's counters, the orders of the batch's keys, the viewers' counts, the wallets; or the drop, the
+viewers' claims, the next envelopes), decides each tap in turn in memory with the pure rules of
+`commerce/sale.py` and the ledger's guard (each on a view of the sale holding just that tap's viewer
+and key, as the one-tap store operations load it; the wallet's check comes after the sale's rules
+and before any write), then writes every outcome in a few statements more.
 Why set-based: every statement the `sqlite3` module steps hands the interpreter lock to the
 event loop and back, and under a storm each hand-back waits for the loop; a handful of
 statements per batch instead of about twenty per tap is what lets a batch cost microseconds per
-tap (bench/README.md). A refused tap changes nothing, the taps before and after it stand.
+tap (bench/README.md). A refused tap changes nothing but its key's binding; the taps before and
+after it stand.
 The sale, the ledger and the drops share the one database, which is why one transaction holds a
 tap's reservation, its charge and its payment (on Redis the same tap is a saga over three
 slots: `redis_taps.py`).
@@ -27,9 +29,15 @@ from typing import overload
 
 from commerce import sale as rules
 from commerce.ports import Bought, WalletTap
-from commerce.service import pay_transfer
+from commerce.service import key_mismatch, key_request, pay_transfer
 from commerce.sqlite_ledger import balances_in, posted_in, record_in
-from commerce.sqlite_store import load_counters, orders_of_keys_in, record_taps_in, taken_in
+from commerce.sqlite_store import (
+    bind_keys_in,
+    load_counters,
+    orders_of_keys_in,
+    record_taps_in,
+    taken_in,
+)
 from gala.kernel.errors import GalaError
 from gala.kernel.ledger import InsufficientFunds, Transfer, TransferMismatch, account
 from gala.kernel.storage import SqliteRunner, transaction
@@ -70,6 +78,10 @@ def _buy_batch(
     now_ms: int,
 ) -> list[Bought | GalaError]:
     sale = load_counters(conn, sale_id)
+    requests = [key_request(sale_id, t.quantity) for t in taps]
+    bound = bind_keys_in(
+        conn, [(t.viewer_id, t.key, r) for t, r in zip(taps, requests, strict=True)]
+    )
     orders = {
         o.id: o for o in orders_of_keys_in(conn, sale_id, [(t.viewer_id, t.key) for t in taps])
     }
@@ -84,7 +96,10 @@ def _buy_batch(
     taken_now: dict[str, int] = {}
     transfers: list[Transfer] = []
     outcomes: list[Bought | GalaError] = []
-    for tap in taps:
+    for tap, request in zip(taps, requests, strict=True):
+        if bound[(tap.viewer_id, tap.key)] != request:
+            outcomes.append(key_mismatch())
+            continue
         wallet = account("wallet", tap.viewer_id)
         known = by_key.get((tap.viewer_id, tap.key))
         view = replace(

@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from dataclasses import replace
 
 from commerce.ports import Bought, WalletTap
-from commerce.service import PROVIDER, order_id_for
+from commerce.service import PROVIDER, key_request, order_id_for
 from gala.kernel.errors import GalaError
 from gala.kernel.ledger import Transfer, account
 from gala.money_audit import audit_store
@@ -188,4 +189,54 @@ async def test_a_grab_batch_gives_one_envelope_per_viewer_and_credits_each_once(
     assert await store.drops.uncredited(DROP.drop_id) == []
     again = await store.taps.grab_batch(DROP.drop_id, ["g000"], NOW)
     assert isinstance(again[0], rp.AlreadyGrabbed) and again[0].amount_minor == won["g000"]
+    assert (await audit_store(store))[0] == []
+
+
+async def test_a_key_names_one_request_across_sales_quantities_and_payment_methods(
+    store: StoreBundle,
+) -> None:
+    """A key reused for another product's sale, another quantity or the other payment method is
+    refused `idempotency_mismatch` and changes nothing; the same request again is its order."""
+    other = replace(TERMS, sale_id="flash-2", product_id="gadget")
+    await open_flash(store)
+    await open_flash(store, other)
+    await fund(store, "v1", 10 * PRICE)
+    (first,) = await store.taps.buy_batch(TERMS.sale_id, REVENUE, [tap("v1", "k-one")], NOW)
+    assert isinstance(first, Bought)
+    elsewhere = WalletTap(order_id_for(other.sale_id, "v1", "k-one"), "v1", "k-one", 1)
+    (refused,) = await store.taps.buy_batch(other.sale_id, REVENUE, [elsewhere], NOW)
+    assert isinstance(refused, GalaError) and refused.code == "idempotency_mismatch"
+    (more,) = await store.taps.buy_batch(TERMS.sale_id, REVENUE, [tap("v1", "k-one", 2)], NOW)
+    assert isinstance(more, GalaError) and more.code == "idempotency_mismatch"
+    provider = key_request(TERMS.sale_id, 1, PROVIDER)
+    assert await store.sales.bind_key("v1", "k-one", provider) == key_request(TERMS.sale_id, 1)
+    (again,) = await store.taps.buy_batch(TERMS.sale_id, REVENUE, [tap("v1", "k-one")], NOW)
+    assert isinstance(again, Bought) and again.order == first.order
+    assert await store.sales.orders(other.sale_id) == []
+    counts = await store.sales.counts(other.sale_id)
+    assert (counts.left, counts.held, counts.sold) == (other.stock, 0, 0)
+    assert await store.ledger.balance(account("wallet", "v1")) == 9 * PRICE
+
+
+async def test_one_key_sent_to_two_sales_at_once_makes_one_order(store: StoreBundle) -> None:
+    other = replace(TERMS, sale_id="flash-2", product_id="gadget")
+    await open_flash(store)
+    await open_flash(store, other)
+    viewers = [f"v{n}" for n in range(40)]
+    for viewer in viewers:
+        await fund(store, viewer, PRICE)
+    batches = [
+        store.taps.buy_batch(
+            terms.sale_id,
+            REVENUE,
+            [WalletTap(order_id_for(terms.sale_id, v, "k-both"), v, "k-both", 1) for v in group],
+            NOW,
+        )
+        for terms in (TERMS, other)
+        for group in (viewers[:20], viewers[20:])
+    ]
+    outcomes = [o for batch in await asyncio.gather(*batches) for o in batch]
+    assert Counter(codes(outcomes)) == {"paid": 40, "idempotency_mismatch": 40}
+    orders = await store.sales.orders(TERMS.sale_id) + await store.sales.orders(other.sale_id)
+    assert sorted(o.viewer_id for o in orders) == sorted(viewers), "one order per viewer's key"
     assert (await audit_store(store))[0] == []
