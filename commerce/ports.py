@@ -70,6 +70,11 @@ class SaleStore(Protocol):
         batch binds its keys inside `PurchaseBatches.buy_batch`.)"""
         ...
 
+    async def taken(self, sale_id: str) -> dict[str, int]:
+        """The units each viewer holds and bought, as the sale counts them for its limit (for
+        audits: a count that disagrees with the orders is named)."""
+        ...
+
     async def due_holds(self, sale_id: str, now_ms: int) -> list[Order]:
         """The held orders whose hold is over at `now_ms` (what `expire` would release), without
         releasing them: the sweeper first completes those already charged."""

@@ -126,6 +126,10 @@ class RedisSaleStore:
         released = await self._expire(keys=[k.sale, k.orders, k.taken, k.holds], args=[now_ms])
         return [_order(raw) for raw in released]
 
+    async def taken(self, sale_id: str) -> dict[str, int]:
+        raw = await self._redis.hgetall(sale_keys(sale_id, self._prefix).taken)
+        return {_text(viewer): int(units) for viewer, units in raw.items()}
+
     async def due_holds(self, sale_id: str, now_ms: int) -> list[Order]:
         k = sale_keys(sale_id, self._prefix)
         ids = await self._redis.zrangebyscore(k.holds, "-inf", now_ms)

@@ -227,8 +227,10 @@ def check(state: SaleState) -> list[str]:
     for viewer, count in per_viewer.items():
         if count > state.terms.per_viewer_limit:
             problems.append(f"{viewer} holds {count}, over the limit")
-    if {k: v for k, v in state.taken.items() if v} != per_viewer:
-        problems.append("per-viewer counts disagree with the orders")
+    for viewer in sorted(set(per_viewer) | {k for k, v in state.taken.items() if v}):
+        counted, ordered = state.taken.get(viewer, 0), per_viewer.get(viewer, 0)
+        if counted != ordered:
+            problems.append(f"per-viewer count of {viewer} is {counted}, its orders hold {ordered}")
     return problems
 
 

@@ -124,6 +124,15 @@ class SqliteSaleStore:
 
         return await self._db.run(bind)
 
+    async def taken(self, sale_id: str) -> dict[str, int]:
+        def read(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute(
+                "SELECT viewer_id, units FROM sale_taken WHERE sale_id = ?", (sale_id,)
+            ).fetchall()
+            return {str(row[0]): int(row[1]) for row in rows}
+
+        return await self._db.run(read)
+
     async def due_holds(self, sale_id: str, now_ms: int) -> list[Order]:
         def read(conn: sqlite3.Connection) -> list[Order]:
             # the partial index sale_orders_held finds them

@@ -1,6 +1,9 @@
 """The red-envelope part of `gala audit`: DESIGN.md's invariants for drops, per drop, checked on
-what the drop store and the ledger hold, each difference named.
+what the drop store and the ledger hold against the show logs' `drop.announced`
+announcements, each difference named.
 
+- the announcements: every drop a show log announced is in the drop store, with the terms
+  announced (funder, budget, envelopes, minimum, window); a drop the store lacks is data it lost;
 - the envelopes: as many as the drop has, each >= the minimum, adding up exactly to the budget;
   claimed + remaining == budget; one claim per viewer, each taking one envelope (`model.check`);
 - the money: a live or closed drop was funded with exactly its budget, from its funder, once;
@@ -18,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from gala.kernel.facts import differences
 from gala.kernel.ledger import Transfer, transfer_id
 
 from . import model
@@ -26,11 +30,21 @@ from .service import credit_transfer, escrow_of, fund_transfer, refund_transfer
 
 
 async def audit_drops(
-    drops: DropStore, transfers: Mapping[str, Transfer], balances: Mapping[str, int]
+    drops: DropStore,
+    transfers: Mapping[str, Transfer],
+    balances: Mapping[str, int],
+    announced: Mapping[str, model.DropTerms] | None = None,
 ) -> tuple[list[str], str]:
-    """(every difference found, a one-line summary of what was checked)."""
+    """(every difference found, a one-line summary of what was checked). `announced`: the
+    terms of the drops the show logs announced, by drop id."""
+    announced = announced or {}
     problems: list[str] = []
     drop_ids = await drops.drop_ids()
+    for drop_id in sorted(set(announced) - set(drop_ids)):
+        problems.append(
+            f"drop {drop_id}: announced on the show log but missing from the drop store "
+            "(the store lost it, or no node has launched it yet)"
+        )
     claim_count = 0
     known_credits: set[str] = set()
     for drop_id in drop_ids:
@@ -41,7 +55,9 @@ async def audit_drops(
         claims = await drops.claims(drop_id)
         claim_count += len(claims)
         known_credits.update(credit_transfer(claim).id for claim in claims)
-        found = await _check_drop(drops, terms, claims, transfers, balances)
+        known = announced.get(drop_id)
+        found = [] if known is None else differences(terms, known)
+        found += await _check_drop(drops, terms, claims, transfers, balances)
         problems += [f"drop {drop_id}: {problem}" for problem in found]
     for transfer in transfers.values():
         reason, _, rest = transfer.id.partition("/")
@@ -83,7 +99,10 @@ async def _check_drop(
         if credit is None:
             problems.append(f"claim of {claim.viewer_id} not credited (in flight, or to sweep)")
         elif credit != credit_transfer(claim):
-            problems.append(f"claim of {claim.viewer_id} credited {credit.amount_minor}")
+            problems.append(
+                f"claim of {claim.viewer_id} ({claim.amount_minor}) credited "
+                f"{credit.amount_minor} to {credit.destination}"
+            )
         else:
             credited += credit.amount_minor
 
