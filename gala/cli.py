@@ -100,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run a node")
     node_options(serve)
+    serve.add_argument(
+        "--allow-volatile-redis",
+        action="store_true",
+        help="start on a Redis without AOF, which forgets every paid order when it restarts "
+        "(tests and benchmarks only; GALA_ALLOW_VOLATILE_REDIS=1)",
+    )
     serve.set_defaults(run=_serve)
 
     demo = commands.add_parser("demo", help="create the demo producer and serve the demo gala")
@@ -156,6 +162,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["port"] = args.port
     if getattr(args, "shows", None):
         changes["show_files"] = tuple(args.shows)
+    if getattr(args, "allow_volatile_redis", False):
+        changes["allow_volatile_redis"] = True
     return settings.replace(**changes)
 
 

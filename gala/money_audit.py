@@ -1,7 +1,8 @@
 """The whole of `gala audit`: every money and stock invariant of DESIGN.md's "Money" section,
 over every feature that moves money (commerce's sales and orders, redpackets' drops), on one
 store, checked against the facts the books came from: what each installed show's log
-announced (its sales' and drops' terms)."""
+announced (its sales' and drops' terms), and the store's identity (a store without one was
+emptied or replaced, or never opened by a node: `gala/stores/store_guard.py`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ async def audit_store(store: StoreBundle) -> tuple[list[str], str]:
     drop_problems, drops_summary = await audit_drops(
         store.drops, transfers, await store.ledger.balances(), drops
     )
+    if await store.hub.store_identity() is None:
+        problems.insert(
+            0,
+            "store: no identity: no node has opened this store, or it was emptied or replaced "
+            "since one did (then every sale, order and drop it held is gone)",
+        )
     return problems + drop_problems, f"{sales_summary}, {drops_summary}"
 
 

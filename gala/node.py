@@ -45,7 +45,8 @@ from gala.runofshow.sponsor_products import import_show_products
 from gala.runofshow.sponsor_view import show_facts
 from gala.settings import Settings, default_node_id
 from gala.stores.factory import StoreBundle, open_store
-from gala.stores.timing import TimedPort
+from gala.stores.store_guard import StoreWatch, open_identity, require_durable
+from gala.stores.timing import StoreHealth, TimedPort
 from gala.supervisor import supervise
 from redpackets.service import DropService
 from redpackets.show_drops import SHOW_FUNDER, funder_account
@@ -81,6 +82,7 @@ class Node:
     sponsors: SponsorService
     login: LoginService
     metrics: Metrics
+    store_watch: StoreWatch
     runtimes: dict[str, ShowRuntime] = field(default_factory=dict)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
     # set while the node drains before it stops: `/readyz` then answers `not_ready`
@@ -92,6 +94,8 @@ class Node:
     ) -> Node:
         store = timed_bundle(await open_store(settings.store_url), metrics)
         try:
+            require_durable(await store.hub.durability(), store.kind, settings.allow_volatile_redis)
+            store_watch = StoreWatch(store.hub, await open_identity(store.hub, store.kind))
             secret = (
                 settings.secret.encode()
                 if settings.secret
@@ -155,12 +159,14 @@ class Node:
             sponsors,
             LoginService(store.hub, clock),
             metrics,
+            store_watch,
         )
         metrics.watch_viewers(node.viewers_per_show)
         metrics.start_gc_timing()
         node._background.append(
             asyncio.create_task(supervise("event-loop lag", metrics.measure_loop_lag))
         )
+        node._background.append(asyncio.create_task(supervise("store identity", store_watch.run)))
         if settings.demo_budget_minor:
             await node.fund_demo_budgets()
         # the show files' products of each sponsor, as its own (created once, never overwritten)
@@ -186,6 +192,7 @@ class Node:
                 run_of_show=run_of_show,
                 metrics=metrics,
                 taps=answers.taps_of,
+                store_check=store_watch.check,
             )
             node.runtimes[show.id] = runtime
             runtime.start()
@@ -289,6 +296,8 @@ class Node:
             error = type(failure).__name__
             log.warning("readiness: the %s store did not answer: %r", self.store.kind, failure)
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        if error is None and self.store_watch.lost is not None:
+            error = self.store_watch.lost
         return Readiness(
             StoreCheck(self.store.kind, error is None, latency_ms, error),
             {show_id: runtime.channel.ready.is_set() for show_id, runtime in self.runtimes.items()},
@@ -338,6 +347,9 @@ def timed_bundle(store: StoreBundle, metrics: Metrics) -> StoreBundle:
     the backend's failures to answer raised as `store_unavailable` (`gala/stores/timing.py`)."""
     histogram = metrics.store_call_seconds
     ports = ("hub", "stage", "sales", "ledger", "drops", "payments", "results", "run_of_show")
+    health = StoreHealth()
     for port in (*ports, "sponsors", "taps"):
-        setattr(store, port, TimedPort(getattr(store, port), port, histogram, store.failures))
+        setattr(
+            store, port, TimedPort(getattr(store, port), port, histogram, store.failures, health)
+        )
     return store

@@ -44,6 +44,8 @@ class Settings:
     grab_tap_burst: int = 10
     tap_batch_max: int = 1000
     tap_max_wait_ms: int = 1000
+    # start on a Redis that does not persist (appendonly no): for tests and benchmarks only
+    allow_volatile_redis: bool = False
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -81,6 +83,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         grab_tap_burst=_int(env, "GALA_GRAB_TAP_BURST", base.grab_tap_burst, 1, 10_000),
         tap_batch_max=_int(env, "GALA_TAP_BATCH_MAX", base.tap_batch_max, 1, 100_000),
         tap_max_wait_ms=_int(env, "GALA_TAP_MAX_WAIT_MS", base.tap_max_wait_ms, 10, 60_000),
+        allow_volatile_redis=_choice(env, "GALA_ALLOW_VOLATILE_REDIS", "0", ("0", "1")) == "1",
     )
 
 

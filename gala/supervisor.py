@@ -1,6 +1,8 @@
 """Supervised background loops: log each failure with its traceback, let cancellation through,
-restart with capped exponential backoff. Every long-running task of a node runs under
-`supervise`."""
+restart with capped exponential backoff. A loop stopped by a store that does not answer is
+restarted without a line of its own (the store's outage is logged once, by
+`gala/stores/timing.py`) and at least once a second, so it resumes soon after the store does.
+Every long-running task of a node runs under `supervise`."""
 
 from __future__ import annotations
 
@@ -8,10 +10,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from gala.kernel.errors import StoreUnavailable
+
 log = logging.getLogger(__name__)
 
 INITIAL_BACKOFF_S = 0.05
 MAX_BACKOFF_S = 5.0
+MAX_STORE_BACKOFF_S = 1.0
 
 
 async def supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
@@ -22,6 +27,9 @@ async def supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
             log.warning("%s stopped by itself; restarting", name)
         except asyncio.CancelledError:
             raise
+        except StoreUnavailable:
+            log.debug("%s: the store does not answer; restarting", name)
+            backoff = min(backoff, MAX_STORE_BACKOFF_S)
         except Exception:
             task = asyncio.current_task()
             if task is not None and task.cancelling():

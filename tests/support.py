@@ -50,51 +50,80 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    """Start a private redis-server on a free loopback port; yield its URL; stop it."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise FileNotFoundError("redis-server")
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="gala-redis-")
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-            "--protected-mode",
-            "yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+class RedisProcess:
+    """A private redis-server on a loopback port and its own directory, which a test may stop,
+    kill and start again on the same port and directory (so with what its AOF kept).
+    `persist`: AOF with appendfsync everysec (what gala asks of a Redis for a live show), or
+    nothing kept at all (`appendonly no`, which gala refuses without --allow-volatile-redis)."""
+
+    def __init__(self, persist: bool = True) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise FileNotFoundError("redis-server")
+        self.binary = binary
+        self.persist = persist
+        self.port = free_port()
+        self.workdir = tempfile.mkdtemp(prefix="gala-redis-")
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        aof = ["--appendonly", "yes", "--appendfsync", "everysec"] if self.persist else []
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                *(aof or ["--appendonly", "no"]),
+                "--dir",
+                self.workdir,
+                "--protected-mode",
+                "yes",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while True:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
                     conn.sendall(b"PING\r\n")
                     if conn.recv(16).startswith(b"+PONG"):
-                        break
+                        return
             except OSError:
                 pass
-            if time.monotonic() > deadline or proc.poll() is not None:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise RuntimeError("redis-server did not start")
             time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+
+    def stop(self, kill: bool = False) -> None:
+        """SIGTERM (Redis writes what it holds first), or SIGKILL with `kill`."""
+        if self.proc is not None and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def redis_server(persist: bool = True) -> Iterator[str]:
+    """Start a private redis-server on a free loopback port; yield its URL; stop it."""
+    server = RedisProcess(persist)
+    try:
+        server.start()
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
+        server.remove()
 
 
 NATIVE = {

@@ -31,7 +31,7 @@ from commerce.payments import PaymentService
 from commerce.service import PurchaseService
 from commerce.show_sales import SalesBoard
 from gala.kernel.clock import Clock
-from gala.kernel.errors import Retryable
+from gala.kernel.errors import GalaError, Retryable
 from gala.kernel.showlog import LoggedEvent
 from gala.logs import log_context
 from gala.metrics import Metrics
@@ -126,6 +126,7 @@ class ShowRuntime:
         run_of_show: RunOfShow,
         metrics: Metrics,
         taps: Callable[[str], TapTotals],
+        store_check: Callable[[], None],
     ) -> None:
         self.show_id = show_id
         self.channel = ShowChannel(show_id, reader, realtime, replay_window, metrics)
@@ -148,6 +149,8 @@ class ShowRuntime:
         self._taps = taps
         self._sweeper_runs = metrics.sweeper_runs.labels(show_id)
         self._settled_at_start = asyncio.Event()
+        # raises while the store is not the one the node opened (`gala/stores/store_guard.py`)
+        self._store_check = store_check
         self._sweeper_finished = metrics.sweeper_finished
         # every node reports its presence once an interval: a rate over two reports is exact
         self._rate_window_ms = int(max(2.0, 2 * presence_interval_s) * 1000)
@@ -288,7 +291,9 @@ class ShowRuntime:
     async def ready_for_taps(self) -> None:
         """Return once the sweeper's first round has settled what a crash or restart left (a
         charged order completed before anything can release its hold); raise `Starting` if it
-        takes longer than SETTLING_WAIT_S."""
+        takes longer than SETTLING_WAIT_S; raise `store_replaced` while the store is not the one
+        the node opened."""
+        self._store_check()
         if self._settled_at_start.is_set():
             return
         try:
@@ -303,6 +308,11 @@ class ShowRuntime:
         await self.channel.ready.wait()  # the sales to settle are the folded log's
         rounds = 0
         while True:
+            try:
+                self._store_check()
+            except GalaError:  # a store that is not the one opened: write nothing to it
+                await asyncio.sleep(SWEEP_INTERVAL_S)
+                continue
             sale_ids = [sale.sale_id for sale in (await self._synced_sales()).every_sale()]
             reconcile = rounds % RECONCILE_EVERY_ROUNDS == 0
             self._count_finished((await self._purchases.sweep(sale_ids, reconcile)).counts())

@@ -31,6 +31,7 @@ from gala.stores.ports import (
     Secrets,
     ShowDocuments,
     ShowLogReader,
+    StoreIdentity,
 )
 from redpackets.ports import DropStore, GrabBatches
 from redpackets.redis_store import RedisDropStore
@@ -59,7 +60,7 @@ from .sqlite_run_of_show import SqliteRunOfShowStore
 from .sqlite_taps import SqliteTapBatches
 
 
-class HubStore(ShowLogReader, ShowDocuments, Accounts, Secrets, Presence, Protocol):
+class HubStore(ShowLogReader, ShowDocuments, Accounts, Secrets, StoreIdentity, Presence, Protocol):
     """The hub's own ports, which one adapter per backend implements together."""
 
 

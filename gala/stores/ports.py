@@ -92,6 +92,30 @@ class Secrets(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Durability:
+    """What the store keeps of an acknowledged write if its server crashes, as it reports it."""
+
+    durable: bool  # an acknowledged write survives a crash of the store's server
+    setting: str  # the store's own words for it, for the log ("appendonly yes, appendfsync always")
+
+
+class StoreIdentity(Protocol):
+    async def store_identity(self) -> str | None:
+        """The identity the store was given when a node first opened it (None: no node ever did,
+        or the store was emptied or replaced since)."""
+        ...
+
+    async def create_store_identity(self, candidate: str) -> str:
+        """The stored identity, or `candidate` stored first if there is none (atomic
+        set-if-absent)."""
+        ...
+
+    async def durability(self) -> Durability:
+        """How the store's server keeps what it acknowledged (read from its settings)."""
+        ...
+
+
 class Presence(Protocol):
     async def report_presence(
         self,

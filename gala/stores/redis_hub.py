@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from gala.kernel.showlog import AuditEntry, LoggedEvent
 from gala.stores.ports import (
     NO_TAPS,
     PRESENCE_FRESH_MS,
     Account,
+    Durability,
     LogBatch,
     PresenceTotals,
     TapTotals,
@@ -100,6 +102,29 @@ class RedisHubStore:
         sponsor = None if raw[2] is None else raw[2].decode()
         return Account(username, raw[0].decode(), raw[1].decode(), sponsor)
 
+    async def store_identity(self) -> str | None:
+        stored = await self._redis.get(f"{self._prefix}:identity")
+        return None if stored is None else _text(stored)
+
+    async def create_store_identity(self, candidate: str) -> str:
+        key = f"{self._prefix}:identity"
+        await self._redis.set(key, candidate, nx=True)
+        stored = await self._redis.get(key)
+        assert stored is not None
+        return _text(stored)
+
+    async def durability(self) -> Durability:
+        """From INFO persistence (allowed where CONFIG is not, as on managed Redis services), and
+        `appendfsync` from CONFIG GET when it is allowed."""
+        info = await self._redis.info("persistence")
+        if not int(info.get("aof_enabled", 0)):
+            return Durability(False, "appendonly no")
+        try:
+            fsync = _text((await self._redis.config_get("appendfsync"))["appendfsync"])
+        except (ResponseError, KeyError):
+            return Durability(True, "appendonly yes")
+        return Durability(True, f"appendonly yes, appendfsync {fsync}")
+
     async def server_secret(self, candidate: bytes) -> bytes:
         key = f"{self._prefix}:secret"
         await self._redis.set(key, candidate, nx=True)
@@ -151,3 +176,7 @@ def _event(fields: dict[bytes, bytes]) -> LoggedEvent:
         int(fields[b"t"]),
         json.loads(fields[b"data"]),
     )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -13,6 +13,7 @@ from gala.stores.ports import (
     NO_TAPS,
     PRESENCE_FRESH_MS,
     Account,
+    Durability,
     LogBatch,
     PresenceTotals,
     TapTotals,
@@ -143,6 +144,31 @@ class SqliteHubStore:
             return None if row is None else Account(row[0], row[1], row[2], row[3])
 
         return await self._db.run(get)
+
+    async def store_identity(self) -> str | None:
+        def get(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._db.run(get)
+
+    async def create_store_identity(self, candidate: str) -> str:
+        def create(conn: sqlite3.Connection) -> str:
+            with transaction(conn):
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('identity', ?) "
+                    "ON CONFLICT (key) DO NOTHING",
+                    (candidate,),
+                )
+                return str(
+                    conn.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()[0]
+                )
+
+        return await self._db.run(create)
+
+    async def durability(self) -> Durability:
+        # sqlite_db.py opens every connection in WAL mode with synchronous=FULL
+        return Durability(True, "journal_mode=WAL, synchronous=FULL")
 
     async def server_secret(self, candidate: bytes) -> bytes:
         def get(conn: sqlite3.Connection) -> bytes:

@@ -12,5 +12,6 @@ from gala.stores.factory import StoreBundle, open_store
 @pytest.fixture
 async def store(store_url: str) -> AsyncIterator[StoreBundle]:
     bundle = await open_store(store_url)
+    await bundle.hub.create_store_identity("store-contract-tests")  # as a node opening it would
     yield bundle
     await bundle.close()

@@ -24,6 +24,7 @@ START_MS = 1_700_000_000_000
 @pytest.fixture
 async def store(store_url: str) -> AsyncIterator[StoreBundle]:
     bundle = await open_store(store_url)
+    await bundle.hub.create_store_identity("store-audit-tests")  # as a node opening it would
     yield bundle
     await bundle.close()
 
