@@ -172,7 +172,7 @@ class Node:
         # the show files' products of each sponsor, as its own (created once, never overwritten)
         await import_show_products(shows.all(), sponsors)
         run_of_show = RunOfShow(shows, sponsors, store.run_of_show, stage)
-        answers = Answers(metrics, node.runtimes)
+        answers = Answers(metrics, node.runtimes, store_watch.check)
         for show in shows.all():
             runtime = ShowRuntime(
                 show.id,

@@ -51,9 +51,14 @@ class _Outcomes:
 
 
 class Answers:
-    def __init__(self, metrics: Metrics, show_ids: Container[str]) -> None:
+    def __init__(
+        self, metrics: Metrics, show_ids: Container[str], store_check: Callable[[], None]
+    ) -> None:
         self._metrics = metrics
         self._show_ids = show_ids
+        # raises `store_replaced` while the store is not the one the node opened: no console
+        # command is carried out on it (`gala/stores/store_guard.py`)
+        self._store_check = store_check
         self._ok_taps: dict[tuple[str, str], int] = {}
 
     def taps_of(self, show_id: str) -> TapTotals:
@@ -106,6 +111,7 @@ class Answers:
         async def answer(conn: Connection, payload: Any) -> Any:
             with log_context(show_id=self._show_of(payload), conn_id=conn.sid):
                 try:
+                    self._store_check()
                     result = await handler(conn, payload)
                 except Exception as error:
                     outcomes.inc(outcome_of(error))

@@ -1,7 +1,7 @@
 """A Redis that would forget, and one that forgot: a node refuses to start on a Redis without
 AOF unless told it may, and a node whose Redis restarted empty (no persistence) refuses every
-tap with `store_replaced`, says it is not ready, and `gala audit` names the loss instead of
-"audit clean: 0 sales"."""
+tap and console command with `store_replaced`, says it is not ready, and `gala audit` names the
+loss instead of "audit clean: 0 sales"."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
+import socketio
 
 from gala.settings import Settings
 from tests.integration.test_tap_overload import open_the_sale
@@ -75,6 +76,18 @@ async def test_a_redis_that_restarted_empty_is_refused_for_taps_and_audited_as_l
             volatile.start()  # nothing kept: an empty Redis at the same address
             answer = await until_refused_replaced(viewer)
             assert answer["error"]["code"] == "store_replaced", answer
+            producer = socketio.AsyncClient(reconnection=False)
+            await producer.connect(
+                shop.base_url,
+                transports=["websocket"],
+                auth={"token": await shop.producer_token()},
+                namespaces=["/producer"],
+            )
+            go = await producer.call(
+                "go", {"show_id": SHOP_SHOW, "standby_cue_id": "c3"}, namespace="/producer"
+            )
+            assert go["error"]["code"] == "store_replaced", "no console command on it either"
+            await producer.disconnect()
             async with (
                 aiohttp.ClientSession() as http,
                 http.get(f"{shop.base_url}/readyz") as response,
