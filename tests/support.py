@@ -202,6 +202,11 @@ def write_show(directory: Path, show_id: str = "test-show", cues: int = 30) -> s
     return str(path)
 
 
+def shop_buy(key: str, quantity: int = 1) -> dict[str, Any]:
+    """A `buy` of the shop show's widget with this key, as the viewer page sends it."""
+    return {"show_id": SHOP_SHOW, "product_id": "widget", "quantity": quantity, "key": key}
+
+
 def shop_show(tmp_path: Path, stock: int = 10, hold_ms: int = 300_000) -> str:
     name = "{ " + ", ".join(f'{loc} = "Widget {loc}"' for loc in LOCALES) + " }"
     path = tmp_path / "shop.toml"

@@ -107,11 +107,7 @@ class RedisHubStore:
         return None if stored is None else _text(stored)
 
     async def create_store_identity(self, candidate: str) -> str:
-        key = f"{self._prefix}:identity"
-        await self._redis.set(key, candidate, nx=True)
-        stored = await self._redis.get(key)
-        assert stored is not None
-        return _text(stored)
+        return _text(await self._set_once(f"{self._prefix}:identity", candidate))
 
     async def durability(self) -> Durability:
         """From INFO persistence (allowed where CONFIG is not, as on managed Redis services), and
@@ -126,7 +122,10 @@ class RedisHubStore:
         return Durability(True, f"appendonly yes, appendfsync {fsync}")
 
     async def server_secret(self, candidate: bytes) -> bytes:
-        key = f"{self._prefix}:secret"
+        return bytes(await self._set_once(f"{self._prefix}:secret", candidate))
+
+    async def _set_once(self, key: str, candidate: bytes | str) -> bytes:
+        """The key's value, `candidate` written first if it has none (SET NX, then GET)."""
         await self._redis.set(key, candidate, nx=True)
         stored = await self._redis.get(key)
         assert stored is not None

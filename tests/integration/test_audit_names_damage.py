@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -33,6 +31,7 @@ from gala.money_audit import audit_store
 from gala.stores.factory import StoreBundle, open_store
 from redpackets.redis_keys import drop_keys
 from redpackets.service import credit_transfer, fund_transfer
+from tests.integration.test_commerce_audit import run_audit
 from tests.support import (
     LOCALES,
     Viewer,
@@ -539,16 +538,6 @@ async def damages(store: StoreBundle, run: Run) -> list[Damage]:
     return found
 
 
-def run_audit_cli(store_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gala", "audit", "--store", store_url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 async def test_the_audit_names_every_damage_planted_in_the_store(
     store_url: str, tmp_path: Path
 ) -> None:
@@ -586,7 +575,7 @@ async def test_the_audit_names_every_damage_planted_in_the_store(
     ]
     assert explained == problems, f"unexplained: {sorted(set(problems) - set(explained))}"
 
-    done = run_audit_cli(store_url)
+    done = run_audit(store_url)
     assert done.returncode == 1, done.stdout + done.stderr
     printed = done.stdout.splitlines()
     for damage in planned:

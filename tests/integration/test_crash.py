@@ -22,6 +22,7 @@ from tests.support import (
     connect_viewer,
     gala_process,
     producer_client,
+    shop_buy,
     shop_show,
     tap_batches,
     viewer_tokens,
@@ -150,13 +151,13 @@ async def test_a_charged_order_a_crash_left_held_is_completed_even_after_its_hol
             assert (await viewer.call("join", {"show_id": SHOP_SHOW}))["ok"]
         retries = await asyncio.gather(
             *(
-                call_as_the_page(viewer.client, "buy", _buy(f"key-{viewer_id}"))
+                call_as_the_page(viewer.client, "buy", shop_buy(f"key-{viewer_id}"))
                 for viewer, viewer_id in zip(viewers[:stock], viewer_ids, strict=False)
             )
         )
         for ack in retries:
             assert ack["ok"] and ack["data"]["order"]["state"] == "paid", ack
-        newcomer = await call_as_the_page(viewers[stock].client, "buy", _buy("key-newcomer"))
+        newcomer = await call_as_the_page(viewers[stock].client, "buy", shop_buy("key-newcomer"))
         assert not newcomer["ok"] and newcomer["error"]["code"] == "sold_out", newcomer
         for viewer in viewers:
             await viewer.close()
@@ -171,7 +172,3 @@ async def test_a_charged_order_a_crash_left_held_is_completed_even_after_its_hol
         assert problems == [], problems
     finally:
         await store.close()
-
-
-def _buy(key: str) -> dict[str, Any]:
-    return {"show_id": SHOP_SHOW, "product_id": "widget", "quantity": 1, "key": key}

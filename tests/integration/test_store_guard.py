@@ -17,6 +17,8 @@ import redis.asyncio as aioredis
 import socketio
 
 from gala.settings import Settings
+from tests.integration.test_commerce_audit import run_audit
+from tests.integration.test_store_outage import buy
 from tests.integration.test_tap_overload import open_the_sale
 from tests.support import (
     SHOP_SHOW,
@@ -96,13 +98,7 @@ async def test_a_redis_that_restarted_empty_is_refused_for_taps_and_audited_as_l
             assert response.status == 503, ready
             assert "not the one this node opened" in ready["error"]["checks"]["store"]["error"]
             await viewer.disconnect()
-        audit = subprocess.run(
-            [sys.executable, "-m", "gala", "audit", "--store", volatile.url],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        audit = run_audit(volatile.url)
         assert audit.returncode == 1, audit.stdout
         assert "no identity" in audit.stdout
     finally:
@@ -141,15 +137,6 @@ async def test_a_flushed_redis_is_refused_until_its_data_is_back(tmp_path: Path)
             await other.disconnect()
     finally:
         server.remove()
-
-
-async def buy(viewer: Any, key: str) -> dict[str, Any]:
-    ack: dict[str, Any] = await viewer.call(
-        "buy",
-        {"show_id": SHOP_SHOW, "product_id": "widget", "quantity": 1, "key": key},
-        timeout=30,
-    )
-    return ack
 
 
 async def until_refused_replaced(viewer: Any, data_kept: bool = False) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from tests.support import (
     connect_and_join,
     redis_server,
     running_server,
+    shop_buy,
     shop_show,
     viewer_tokens,
 )
@@ -106,7 +107,7 @@ async def test_a_redis_that_comes_back_is_used_again_and_retried_taps_buy_once(
             started = time.monotonic()
             answers = await asyncio.gather(
                 *(
-                    call_as_the_page(viewer, "buy", payload(f"comeback-{n:02d}-key"))
+                    call_as_the_page(viewer, "buy", shop_buy(f"comeback-{n:02d}-key"))
                     for n, viewer in enumerate(viewers)
                 )
             )
@@ -131,14 +132,6 @@ async def test_a_redis_that_comes_back_is_used_again_and_retried_taps_buy_once(
     assert records.errors == [], "an outage is not a failure of ours: no ERROR, no traceback"
 
 
-def payload(key: str) -> dict[str, Any]:
-    return {"show_id": SHOP_SHOW, "product_id": "widget", "quantity": 1, "key": key}
-
-
 async def buy(viewer: socketio.AsyncClient, key: str) -> dict[str, Any]:
-    ack: dict[str, Any] = await viewer.call(
-        "buy",
-        {"show_id": SHOP_SHOW, "product_id": "widget", "quantity": 1, "key": key},
-        timeout=30,
-    )
+    ack: dict[str, Any] = await viewer.call("buy", shop_buy(key), timeout=30)
     return ack
